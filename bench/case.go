@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"regexp"
+	"testing"
+	"time"
+)
+
+// Case is one named benchmark of the M3 plan.
+type Case struct {
+	// Name is the plan's exact benchmark name, e.g. "core_get_hot".
+	Name string
+	// Tier is the plan's tier: "A0" (core data structure), later "A1", "B", ...
+	Tier string
+	// Group is the family the case belongs to and the prefix of its name:
+	// "core", "cache", "branch", "mem".
+	Group string
+	// PlanGoal is the plan's asymptotic goal or M3 target for the case, 0 if
+	// the plan gives none.
+	PlanGoal time.Duration
+	// OurGoal is Substrate's own (tighter) goal, 0 if none.
+	OurGoal time.Duration
+	// Gate is the plan's gate for the case: "none" for Tier A0, which is
+	// observability only.
+	Gate string
+	// Metric is the ReportMetric unit that carries the figure for cases that
+	// are not per-op timings (memory cases: "B/entry"); empty for ns/op cases.
+	Metric string
+	// Run is the benchmark body. It builds its own fixture outside the timer.
+	Run func(b *testing.B)
+}
+
+// groups lists, in report order, the functions that contribute cases. Each
+// group lives in its own file (core.go, cache.go, branch.go, mem.go); a new
+// tier adds its group here.
+var groups = []func() []Case{
+	coreCases,
+	cacheCases,
+	branchCases,
+	memCases,
+}
+
+// Cases returns every registered case in report order (core, cache, branch,
+// mem). The slice is freshly built; callers may modify it.
+func Cases() []Case {
+	var out []Case
+	for _, g := range groups {
+		out = append(out, g()...)
+	}
+	return out
+}
+
+// Match returns the cases whose Name matches re, in report order. A nil re
+// matches every case.
+func Match(re *regexp.Regexp) []Case {
+	var out []Case
+	for _, c := range Cases() {
+		if re == nil || re.MatchString(c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
