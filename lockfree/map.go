@@ -44,7 +44,7 @@ package lockfree
 //     with an empty slot.
 //  3. Inserters of one key serialize on the lock of the key's home group, so a
 //     key is present in at most one full slot.
-//  4. A table keeps at least a quarter of its slots empty (rebuild at 3/4
+//  4. A table keeps at least an eighth of its slots empty (rebuild at 7/8
 //     used), so probes stay short; every probe loop is also bounded by the
 //     group count, so even a table overfilled by racing inserters terminates.
 //  5. A frozen group is never written again. The resizer freezes every group

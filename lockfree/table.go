@@ -156,9 +156,12 @@ type table[K comparable] struct {
 	uvals  []uint64         // scalar mode: the bits of V
 	pvals  []unsafe.Pointer // pointer mode: V itself; boxed mode: *V
 	// maxUsed is the number of used slots (full or deleted) at which an
-	// insert rebuilds the table first: 3/4 of the slots. Linear probing
-	// over 7-slot groups keeps probe chains short at that load, and at
-	// least a quarter of the slots stay empty, which bounds every probe.
+	// insert rebuilds the table first: 7/8 of the slots, the load factor of
+	// Swiss tables and Go's runtime maps, whose 8-slot groups probe the same
+	// way. 3/4 cost 39.3 B/entry at 100k uint64 entries (more than xsync's
+	// 38.9) with no measurable gain in Load; 7/8 gives ~20-39 B/entry
+	// depending on where the count falls between doublings. At least an
+	// eighth of the slots stay empty, which keeps probes short.
 	maxUsed int64
 
 	_ cacheline.Pad128
@@ -176,7 +179,7 @@ func newTable[K comparable](n int, mode valueMode) *table[K] {
 	t := &table[K]{
 		groups:  make([]group[K], n),
 		mask:    uint64(n - 1),
-		maxUsed: int64(n * groupSlots * 3 / 4),
+		maxUsed: int64(n * groupSlots * 7 / 8),
 	}
 	if t.maxUsed < 1 {
 		t.maxUsed = 1
