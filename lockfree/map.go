@@ -61,8 +61,9 @@ package lockfree
 //     reader acquires them (invariant 1 makes the later plain key read
 //     race-free). CAS on meta claims the lock or freezes; the unlocking Store
 //     releases the holder's writes to the next holder.
-//   - value words (sync/atomic on the element): written only under the group
-//     lock, read by lock-free readers with atomic loads; a scalar value is
+//   - value words (sync/atomic on the element): written by Store without a
+//     lock (then re-checked against a freeze) and by everything else under
+//     the group lock; read by lock-free readers with atomic loads; a scalar value is
 //     one word, so a reader sees either the old or the new value, never a
 //     mix. Boxed values are immutable once published.
 //   - table.used / table.deleted (atomic.Int64): counters only; they publish
@@ -74,7 +75,9 @@ package lockfree
 // between its probe and its write, the write lands in a dead slot and the
 // operation is ordered just before that Delete, which is legal because it
 // was invoked before it. Deletes and inserts take effect at their metadata
-// store.
+// store. Store to an existing key takes no lock (see upsert, step 1);
+// CompareAndSwap does, because a CAS that raced a rebuild's copy could not
+// tell whether the copy saw it, and repeating it would report a wrong result.
 //
 // Progress. Load is lock-free and never waits: it does not even look at the
 // lock bit, and a resize leaves the old table intact and readable. Writers
@@ -210,7 +213,8 @@ func (m *Map[K, V]) loadValue(t *table[K], i uint64) V {
 }
 
 // storeValue atomically writes v into slot i of t. The caller holds the
-// slot's group lock (or owns t before publication).
+// slot's group lock, owns t before publication, or is Store's lock-free
+// update path, which re-checks the freeze afterwards.
 func (m *Map[K, V]) storeValue(t *table[K], i uint64, v V) {
 	u, p := m.encode(v)
 	if m.vmode == scalarMode {
@@ -295,28 +299,27 @@ func (m *Map[K, V]) LoadOrStore(k K, v V) (actual V, loaded bool) {
 // upsert stores v for k, or, if onlyIfAbsent, returns k's existing value.
 func (m *Map[K, V]) upsert(k K, v V, onlyIfAbsent bool) (V, bool) {
 	h := m.hash(k)
-	tag := tagOf(h)
 	for attempt := 0; ; attempt++ {
 		t := m.table.Load()
-		// 1. Lock-free probe: an existing key is updated under its own
-		//    group's lock, without the home lock.
+		// 1. Lock-free probe. An existing key is updated without any lock:
+		//    (a) store the value word; (b) re-load the group's metadata; if
+		//    the group is frozen, a rebuild may have copied the slot before
+		//    (a), so wait for the new table and store again there. Storing
+		//    twice is harmless: a Store that overlaps another may be ordered
+		//    after it. If (b) sees the group unfrozen, the freeze comes later
+		//    in the metadata word's order, so the rebuild's copy, which reads
+		//    after its freeze, sees (a). If the slot was deleted before (a),
+		//    the write lands in a dead slot: see Linearizability above.
 		if gi, s, ok := m.find(t, k, h); ok {
 			i := gi*groupSlots + uint64(s)
 			if onlyIfAbsent {
 				return m.loadValue(t, i), true
 			}
-			g := &t.groups[gi]
-			meta, ok := g.lock()
-			if !ok {
+			m.storeValue(t, i, v)
+			if t.group(gi).meta.Load()&ctrlFrozen != 0 {
 				m.awaitResize()
 				continue
 			}
-			if tagAt(meta, s) != tag { // deleted since the probe: start over
-				g.unlock(meta)
-				continue
-			}
-			m.storeValue(t, i, v)
-			g.unlock(meta)
 			return v, false
 		}
 		// 2. Absent at probe time: insert under the home group's lock.
