@@ -62,7 +62,7 @@ func ExampleMap_Range() {
 func ExampleWithHasher() {
 	type point struct{ x, y int32 }
 	h := func(p point, seed uint64) uint64 {
-		return (uint64(uint32(p.x))<<32 | uint64(uint32(p.y))) * 0x9e3779b97f4a7c15 ^ seed
+		return (uint64(uint32(p.x))<<32|uint64(uint32(p.y)))*0x9e3779b97f4a7c15 ^ seed
 	}
 	m := lockfree.NewMap[point, string](lockfree.WithHasher(h))
 	m.Store(point{1, 2}, "here")
