@@ -31,13 +31,15 @@ type Case struct {
 }
 
 // groups lists, in report order, the functions that contribute cases. Each
-// group lives in its own file (core.go, cache.go, branch.go, mem.go); a new
+// group lives in its own file (core.go, cache.go, branch.go, mem.go,
+// engine.go); a new
 // tier adds its group here.
 var groups = []func() []Case{
 	coreCases,
 	cacheCases,
 	branchCases,
 	memCases,
+	engineCases, // Tier A1 (engine.go)
 }
 
 // Cases returns every registered case in report order (core, cache, branch,

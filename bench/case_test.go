@@ -59,10 +59,10 @@ func TestCaseFields(t *testing.T) {
 		} else if c.Tier == "A0" && (c.PlanGoal != 0 || c.OurGoal != 0) {
 			t.Errorf("%s: unexpected goals %v/%v", c.Name, c.PlanGoal, c.OurGoal)
 		}
-		wantMetric := ""
-		if c.Group == "mem" {
-			wantMetric = "B/entry"
-		}
+		wantMetric := map[string]string{ // size cases and their units
+			"mem_bytes_per_kv_entry":   "B/entry",
+			"engine_bytes_per_version": "B/version",
+		}[c.Name]
 		if c.Metric != wantMetric {
 			t.Errorf("%s: Metric = %q, want %q", c.Name, c.Metric, wantMetric)
 		}

@@ -13,7 +13,7 @@
 //   - [Slot]: one participant's registration (a pooled transaction owns one
 //     for its lifetime). [Slot.Acquire] publishes a snapshot without a lock
 //     or an allocation; [Slot.Release] ends it.
-//   - [Record]: one key's newest-first chain of immutable [Version]s plus a
+//   - [Record]: one key's newest-first chain of immutable versions plus a
 //     lock word. Snapshot reads are wait-free except while a committer that
 //     the snapshot must see sits between locking the record and installing
 //     its version (a few hundred nanoseconds, no user code).

@@ -1,0 +1,107 @@
+package mvcc
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/substrate-lab/substrate/internal/cacheline"
+)
+
+// alone reports whether the 8-byte word at addr is the only non-padding
+// data in its 128-byte aligned block, given the addresses of every other
+// word that is written concurrently.
+func alone(addr uintptr, others ...uintptr) bool {
+	block := addr / cacheline.PadSize
+	if (addr+7)/cacheline.PadSize != block {
+		return false
+	}
+	for _, o := range others {
+		if o/cacheline.PadSize == block || (o+7)/cacheline.PadSize == block {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDomainLayout(t *testing.T) {
+	var d Domain
+	const pad = cacheline.PadSize
+	if off := unsafe.Offsetof(d.clock); off < pad {
+		t.Errorf("clock at offset %d: nothing may precede it within %d bytes", off, pad)
+	}
+	if got := unsafe.Sizeof(d.clock); got != pad {
+		t.Errorf("Sizeof(clock) = %d, want %d", got, pad)
+	}
+	if got, want := unsafe.Offsetof(d.wm), unsafe.Offsetof(d.clock)+pad; got != want {
+		t.Errorf("wm at %d, want %d (right after the clock's block)", got, want)
+	}
+	if got, want := unsafe.Offsetof(d.slots), unsafe.Offsetof(d.wm)+pad; got != want {
+		t.Errorf("slots at %d, want %d", got, want)
+	}
+	if got := unsafe.Sizeof(d.slots[0]); got != pad {
+		t.Errorf("slot size %d, want %d", got, pad)
+	}
+	if got, want := unsafe.Offsetof(d.owned), unsafe.Offsetof(d.slots)+NumSlots*pad; got < want {
+		t.Errorf("owned at %d overlaps the slots (end %d)", got, want)
+	}
+
+	// The same property on real addresses, whatever the allocation's
+	// alignment: every hot word (clock, watermark, each slot) alone in its
+	// 128-byte block, also apart from the cold words that change only when
+	// slots change hands.
+	dp := NewDomain()
+	hot := []uintptr{
+		uintptr(unsafe.Pointer(&dp.clock)),
+		uintptr(unsafe.Pointer(&dp.wm)),
+	}
+	for i := range dp.slots {
+		hot = append(hot, uintptr(unsafe.Pointer(&dp.slots[i])))
+	}
+	cold := []uintptr{
+		uintptr(unsafe.Pointer(&dp.owned[0])),
+		uintptr(unsafe.Pointer(&dp.overflow)),
+	}
+	for i, a := range hot {
+		others := append(append(append([]uintptr{}, hot[:i]...), hot[i+1:]...), cold...)
+		if !alone(a, others...) {
+			t.Errorf("hot word %d at %#x shares its 128-byte block", i, a)
+		}
+	}
+}
+
+func TestStoreAndOverflowLayout(t *testing.T) {
+	var s Store[uint64, uint64]
+	if got := unsafe.Sizeof(s.parts[0]); got != cacheline.PadSize {
+		t.Errorf("partition counter size %d, want %d", got, cacheline.PadSize)
+	}
+	if off := unsafe.Offsetof(s.parts); off < unsafe.Offsetof(s.pools)+unsafe.Sizeof(s.pools)+cacheline.PadSize {
+		t.Errorf("parts at %d not padded from the store's other fields", off)
+	}
+	var o overflowSlot
+	if unsafe.Offsetof(o.w) != 0 || unsafe.Sizeof(o.w) != cacheline.PadSize {
+		t.Errorf("overflow slot word not on its own %d bytes", cacheline.PadSize)
+	}
+	// Records keep the lock word and head together (one line: the
+	// committer writes both, readers read both).
+	var r Record[uint64]
+	if unsafe.Offsetof(r.head)-unsafe.Offsetof(r.lock) != 8 {
+		t.Errorf("record lock and head not adjacent")
+	}
+}
+
+// TestPoolsApart: the store's node pools, written on every commit, never
+// share a 128-byte block.
+func TestPoolsApart(t *testing.T) {
+	s := NewStore[int, int](NewDomain())
+	size := unsafe.Sizeof(*s.pools[0])
+	for i, p := range s.pools {
+		a := uintptr(unsafe.Pointer(p))
+		for j, q := range s.pools[:i] {
+			b := uintptr(unsafe.Pointer(q))
+			if a < b+size+cacheline.PadSize && b < a+size+cacheline.PadSize {
+				t.Fatalf("pools %d and %d are %d bytes apart", j, i, int64(a)-int64(b))
+			}
+		}
+	}
+	t.Logf("%d pools kept, %d spacers", len(s.pools), len(s.spacers))
+}

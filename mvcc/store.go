@@ -1,0 +1,307 @@
+package mvcc
+
+import (
+	"fmt"
+	"hash/maphash"
+	"reflect"
+	"unsafe"
+
+	"github.com/substrate-lab/substrate/arena"
+	"github.com/substrate-lab/substrate/internal/cacheline"
+	"github.com/substrate-lab/substrate/lockfree"
+)
+
+// Partitions is the number of phantom partitions (Silo-style structure
+// counters) per Store. A key's partition is a hash of the key.
+//
+// Why partitioned rather than one counter: every insert and delete bumps its
+// partition's counter, so one counter would put all inserters of a store on
+// one contended cache line, and a point read of an absent key (which watches
+// its key's partition) would conflict with every insert anywhere in the
+// store. With 64 padded counters inserts of different keys mostly touch
+// different lines and an absent-key read conflicts with about 1/64 of the
+// inserts. A scan of the whole store watches all 64 (8 KB of counters per
+// store, read once per scan).
+const Partitions = 64
+
+// poolShards is the number of version-node pools per Store. Pools take a
+// mutex per Get and Retire; committers pick a shard by their slot index, so
+// up to poolShards concurrent committers (slot indices are handed out
+// lowest first) never share one. Each shard keeps at most poolMaxFree free
+// nodes unless WithPoolOptions says otherwise.
+const (
+	poolShards  = 32
+	poolMaxFree = 1024
+)
+
+// StoreOption configures a Store at construction.
+type StoreOption func(*storeConfig)
+
+type storeConfig struct {
+	mapOpts     []lockfree.Option
+	poolOpts    []arena.PoolOption
+	partitioner any // func(K) uint64 for the store's K; checked by NewStore
+}
+
+// WithPresize sizes the store's key map for n keys (lockfree.WithPresize).
+func WithPresize(n int) StoreOption {
+	return func(c *storeConfig) { c.mapOpts = append(c.mapOpts, lockfree.WithPresize(n)) }
+}
+
+// WithMapOptions passes options to the store's lockfree.Map (for example
+// lockfree.WithHasher).
+func WithMapOptions(opts ...lockfree.Option) StoreOption {
+	return func(c *storeConfig) { c.mapOpts = append(c.mapOpts, opts...) }
+}
+
+// WithPartitioner replaces the key hash that picks a key's phantom
+// partition: the partition is fn(k) % Partitions. Give keys that are
+// scanned together the same partition (for example every key of one run),
+// so that a scan restricted to that partition (txn.ScanPartition) conflicts
+// only with inserts and deletes in it. fn must return equal values for equal
+// keys. K must be the store's key type; NewStore panics otherwise (a
+// programming error, like lockfree.WithHasher's).
+func WithPartitioner[K comparable](fn func(k K) uint64) StoreOption {
+	return func(c *storeConfig) {
+		if fn != nil {
+			c.partitioner = fn
+		}
+	}
+}
+
+// WithPoolOptions passes options to each of the store's version-node pools
+// (for example arena.WithMaxFree).
+func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
+	return func(c *storeConfig) { c.poolOpts = append(c.poolOpts, opts...) }
+}
+
+// Store is a versioned keyed collection in a [Domain]: a lockfree.Map from K
+// to *[Record] (lock-free lookups), pools that recycle the version nodes
+// unlinked by version GC, and [Partitions] padded structure counters for
+// phantom protection.
+//
+// Store itself provides the mechanisms; package txn provides the protocol
+// (snapshots, read/write sets, commit). Methods that change records
+// (TryLock, Install, Bump) must only be used by a committer following that
+// protocol. All methods are safe for concurrent use. Store must not be
+// copied; create it with [NewStore].
+//
+// Phantom protection (Silo's node set, with hash partitions instead of tree
+// nodes): a committer bumps a key's partition counter when it inserts a key
+// that was absent or deletes one that was present, and it does so at lock
+// time, before it takes its commit version. A scanner records the counters
+// before it looks at the map and re-reads them after taking its own commit
+// version. Argument: if an inserter commits at V' < V (the scanner's
+// version) then it bumped before taking V', hence before the scanner took V,
+// hence before the scanner's re-read, which therefore sees the bump unless
+// the scanner recorded the counter after it. In that case the record existed
+// before the scan started (records are created before their inserter locks
+// them), so the scan visited it and recorded a read of its (then invisible)
+// head, which the inserter's installation or lock makes fail validation. An
+// inserter with V' > V is serialized after the scanner and is no conflict.
+//
+// Records are created with LoadOrStore, so concurrent inserters of one key
+// get the same record and contend on its lock. Records of deleted keys stay
+// in the map as tombstoned chains (physical removal is future work).
+type Store[K comparable, V any] struct {
+	d     *Domain
+	id    uint64
+	m     *lockfree.Map[K, *Record[V]]
+	seed  maphash.Seed
+	part  func(K) uint64 // WithPartitioner, or nil for the seeded hash
+	pools [poolShards]*arena.Pool[version[V]]
+	// spacers are pools never used, kept alive only to keep the used ones
+	// apart in memory (see allocPools).
+	spacers []*arena.Pool[version[V]]
+
+	_ cacheline.Pad128
+	// parts are the phantom partition counters: bumped (Add 1) by
+	// committers at lock time; the Add publishes nothing but its count.
+	parts [Partitions]cacheline.PaddedUint64
+}
+
+// NewStore returns an empty Store in domain d.
+func NewStore[K comparable, V any](d *Domain, opts ...StoreOption) *Store[K, V] {
+	var c storeConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	s := &Store[K, V]{
+		d:    d,
+		id:   d.nextStore.Add(1),
+		m:    lockfree.NewMap[K, *Record[V]](c.mapOpts...),
+		seed: maphash.MakeSeed(),
+	}
+	if c.partitioner != nil {
+		fn, ok := c.partitioner.(func(K) uint64)
+		if !ok {
+			panic(fmt.Sprintf("mvcc: WithPartitioner function %T does not take the store's key type %v",
+				c.partitioner, reflect.TypeFor[K]()))
+		}
+		s.part = fn
+	}
+	s.allocPools(append([]arena.PoolOption{arena.WithMaxFree(poolMaxFree)}, c.poolOpts...))
+	return s
+}
+
+// allocPools fills s.pools with pools no two of which share a 128-byte
+// block of memory.
+//
+// Why: every commit writes its shard's pool (mutex, free list, counters),
+// and arena.Pool is a ~160-byte unpadded struct, so pools allocated one
+// after another share cache lines, and committers on different shards would
+// false-share (the whole point of the shards is that they do not). Until
+// arena.Pool pads itself, pools that land too close to a kept one are kept
+// alive as spacers (so no other hot object takes their place) and another
+// is allocated. Go's allocator hands out consecutive slots of a size class,
+// so about every other pool is kept. The addresses are compared, never
+// stored as integers; heap objects do not move.
+func (s *Store[K, V]) allocPools(opts []arena.PoolOption) {
+	far := func(p *arena.Pool[version[V]], kept []*arena.Pool[version[V]]) bool {
+		size := unsafe.Sizeof(*p)
+		a := uintptr(unsafe.Pointer(p))
+		for _, q := range kept {
+			b := uintptr(unsafe.Pointer(q))
+			if a < b+size+cacheline.PadSize && b < a+size+cacheline.PadSize {
+				return false
+			}
+		}
+		return true
+	}
+	n := 0
+	for tries := 0; n < poolShards; tries++ {
+		p := arena.NewPool[version[V]](s.d, opts...)
+		if tries >= 8*poolShards || far(p, s.pools[:n]) {
+			s.pools[n] = p
+			n++
+		} else {
+			s.spacers = append(s.spacers, p)
+		}
+	}
+}
+
+// Domain returns the store's Domain.
+func (s *Store[K, V]) Domain() *Domain { return s.d }
+
+// ID returns the store's id, unique within its Domain (1, 2, ...).
+func (s *Store[K, V]) ID() uint64 { return s.id }
+
+// Lookup returns k's record, or nil if k never had one. Lock-free, no
+// allocation.
+func (s *Store[K, V]) Lookup(k K) *Record[V] {
+	r, _ := s.m.Load(k)
+	return r
+}
+
+// LoadOrCreate returns k's record, creating an empty one (no versions) if
+// there is none. Of concurrent creators exactly one record wins.
+func (s *Store[K, V]) LoadOrCreate(k K) *Record[V] {
+	if r, ok := s.m.Load(k); ok {
+		return r
+	}
+	r, _ := s.m.LoadOrStore(k, &Record[V]{part: uint32(s.PartitionOf(k))})
+	return r
+}
+
+// Range calls fn for every record in the store until fn returns false. Like
+// lockfree.Map.Range it is not a snapshot of the map: every record created
+// before the call is visited exactly once; records created during it may or
+// may not be. Values must be read through [Record.Read] at a snapshot.
+func (s *Store[K, V]) Range(fn func(k K, r *Record[V]) bool) { s.m.Range(fn) }
+
+// Len returns the number of records (including those of deleted keys).
+func (s *Store[K, V]) Len() int { return s.m.Len() }
+
+// PartitionOf returns k's phantom partition, in [0, Partitions): a seeded
+// hash of k, or the WithPartitioner function's choice.
+func (s *Store[K, V]) PartitionOf(k K) int {
+	if s.part != nil {
+		return int(s.part(k) % Partitions)
+	}
+	return int(maphash.Comparable(s.seed, k) % Partitions)
+}
+
+// Counter returns partition p's structure counter.
+func (s *Store[K, V]) Counter(p int) uint64 { return s.parts[p].Load() }
+
+// Counters copies every partition counter into dst (one load each).
+func (s *Store[K, V]) Counters(dst *[Partitions]uint64) {
+	for i := range s.parts {
+		dst[i] = s.parts[i].Load()
+	}
+}
+
+// Bump increments partition p's counter. Committers call it at lock time for
+// each key whose existence their commit changes.
+func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
+
+// Install publishes a new head version (ver, val, or a tombstone) on r and
+// prunes the chain. The caller must hold r's lock with pending version ver
+// (so ver is above every installed version). hint picks the node pool
+// (pass the committer's slot index; any int works).
+//
+// Steps:
+//  1. Take a node from the pool (reused only once no snapshot can hold it)
+//     and fill it; link it to the current head.
+//  2. head.Store(node): publishes the node and its fields.
+//  3. Prune: with W the cached watermark, find the first version with
+//     ver <= W. Every active or future snapshot has S >= W and stops at or
+//     before it, so the versions after it are unreachable: unlink them with
+//     one next.Store(nil) and retire each to the pool, which tags it with
+//     the current clock and reuses it only after Safe() passes that tag.
+//     This never waits: the watermark is a cached load.
+func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint int) {
+	p := s.pools[uint(hint)%poolShards]
+	n := p.Get() // (1)
+	n.ver, n.val, n.tomb = ver, val, tomb
+	n.next.Store(r.head.Load()) // n is private until step 2
+	r.head.Store(n)             // (2) publishes n
+	w := s.d.wm.Load()          // (3)
+	for v := n; v != nil; v = v.next.Load() {
+		if v.ver > w {
+			continue
+		}
+		cut := v.next.Load()
+		if cut == nil {
+			return
+		}
+		v.next.Store(nil) // unlinks every version older than v
+		for x := cut; x != nil; {
+			nx := x.next.Load()
+			p.Retire(x)
+			x = nx
+		}
+		return
+	}
+}
+
+// StoreStats is a momentary picture of a Store, for metrics and tests.
+type StoreStats struct {
+	// Records is the number of records (keys ever written, including
+	// deleted ones).
+	Records int
+	// Pool sums the version-node pools' counters. Pool.Retired is the
+	// number of unlinked versions waiting for the watermark to pass them
+	// (a forgotten snapshot makes it grow); Pool.Reused counts versions
+	// served from recycled nodes.
+	Pool arena.PoolStats
+}
+
+// Stats returns the store's figures.
+func (s *Store[K, V]) Stats() StoreStats {
+	st := StoreStats{Records: s.m.Len()}
+	for _, p := range s.pools {
+		ps := p.Stats()
+		st.Pool.Allocated += ps.Allocated
+		st.Pool.Reused += ps.Reused
+		st.Pool.Free += ps.Free
+		st.Pool.Dropped += ps.Dropped
+		if ps.Retired > 0 && (st.Pool.Retired == 0 || ps.OldestRetired < st.Pool.OldestRetired) {
+			st.Pool.OldestRetired = ps.OldestRetired
+		}
+		st.Pool.Retired += ps.Retired
+	}
+	return st
+}

@@ -1,0 +1,279 @@
+package mvcc
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// commitOne runs the commit protocol of package txn for a single blind
+// write: lock, take a version, publish it, install, unlock, note the commit.
+func commitOne[K comparable, V any](s *Store[K, V], k K, v V, tomb bool) uint64 {
+	r := s.LoadOrCreate(k)
+	for !r.TryLock() {
+	}
+	ver := s.d.NextVersion()
+	r.SetPending(ver)
+	s.Install(r, ver, v, tomb, 0)
+	r.Unlock()
+	s.d.NoteCommit(ver)
+	return ver
+}
+
+func TestReadAtSnapshots(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[string, int](d)
+	pin := d.NewSlot()
+	defer pin.Close()
+	pin.Acquire() // snapshot 0: nothing gets pruned
+
+	if s.Lookup("k") != nil {
+		t.Fatal("record before any write")
+	}
+	vers := []uint64{
+		commitOne(s, "k", 10, false), // 1
+		commitOne(s, "k", 20, false), // 2
+		commitOne(s, "k", 0, true),   // 3: deleted
+		commitOne(s, "k", 40, false), // 4
+	}
+	r := s.Lookup("k")
+	type want struct {
+		v   int
+		ver uint64
+		ok  bool
+	}
+	for snap, w := range []want{{0, 0, false}, {10, 1, true}, {20, 2, true}, {0, 3, false}, {40, 4, true}, {40, 4, true}} {
+		v, ver, ok := r.Read(uint64(snap))
+		if v != w.v || ver != w.ver || ok != w.ok {
+			t.Errorf("Read(%d) = %d, %d, %v; want %+v", snap, v, ver, ok, w)
+		}
+	}
+	if r.HeadVersion() != vers[3] || !r.Live() || r.ChainLen() != 4 {
+		t.Fatalf("head %d live %v chain %d", r.HeadVersion(), r.Live(), r.ChainLen())
+	}
+	if r.Partition() != s.PartitionOf("k") || r.Partition() < 0 || r.Partition() >= Partitions {
+		t.Fatalf("partition %d, PartitionOf %d", r.Partition(), s.PartitionOf("k"))
+	}
+}
+
+func TestLockWord(t *testing.T) {
+	var r Record[int]
+	if r.Lock() != 0 || !r.TryLock() || r.TryLock() {
+		t.Fatal("TryLock: want one winner on an unlocked record")
+	}
+	if r.Lock() != 1 {
+		t.Fatalf("locked word = %d, want 1 (version unknown)", r.Lock())
+	}
+	r.SetPending(7)
+	if r.Lock() != LockWord(7) || LockWord(7) != 15 {
+		t.Fatalf("pending word = %d", r.Lock())
+	}
+	r.Unlock()
+	if r.Lock() != 0 {
+		t.Fatal("not unlocked")
+	}
+}
+
+// TestReadWaitsForCommitItMustSee: a reader whose snapshot covers a pending
+// commit waits until the version is installed; a reader whose snapshot is
+// below the pending version does not wait for it.
+func TestReadWaitsForCommitItMustSee(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, int](d)
+	commitOne(s, 1, 100, false) // version 1
+	early := d.NewSlot()
+	defer early.Close()
+	snapEarly := early.Acquire() // 1
+
+	r := s.Lookup(1)
+	if !r.TryLock() {
+		t.Fatal("lock")
+	}
+	ver := d.NextVersion() // 2
+	late := d.NewSlot()
+	defer late.Close()
+	snapLate := late.Acquire() // 2: must see version 2
+
+	var installed atomic.Bool
+	got := make(chan int)
+	go func() {
+		v, _, _ := r.Read(snapLate)
+		if !installed.Load() {
+			v = -1 // returned before the installation
+		}
+		got <- v
+	}()
+	time.Sleep(20 * time.Millisecond)
+	r.SetPending(ver)
+	// The early reader is not held up by a version above its snapshot.
+	if v, _, _ := r.Read(snapEarly); v != 100 {
+		t.Fatalf("early reader got %d, want 100", v)
+	}
+	select {
+	case v := <-got:
+		t.Fatalf("late reader returned %d while the commit it must see was pending", v)
+	case <-time.After(20 * time.Millisecond):
+	}
+	installed.Store(true)
+	s.Install(r, ver, 200, false, 0)
+	r.Unlock()
+	if v := <-got; v != 200 {
+		t.Fatalf("late reader got %d, want 200", v)
+	}
+}
+
+// TestChainPrunedWithoutSnapshots: with no snapshot open, repeated updates
+// keep a bounded chain and recycle version nodes through the pool.
+func TestChainPrunedWithoutSnapshots(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	const n = 2000
+	maxLen := 0
+	for i := range n {
+		commitOne(s, 0, uint64(i), false)
+		maxLen = max(maxLen, s.Lookup(0).ChainLen())
+	}
+	if maxLen > WatermarkEvery+2 {
+		t.Fatalf("chain grew to %d versions, want <= %d", maxLen, WatermarkEvery+2)
+	}
+	st := s.Stats()
+	if st.Pool.Reused < n/2 {
+		t.Fatalf("only %d of %d versions came from recycled nodes: %+v", st.Pool.Reused, n, st.Pool)
+	}
+	if st.Records != 1 {
+		t.Fatalf("records = %d", st.Records)
+	}
+}
+
+// TestHeldSnapshotKeepsItsView: a snapshot open across many commits keeps
+// reading its version, pins the watermark (visible in Stats), and holds the
+// versions it may read; releasing it lets GC shorten the chain again and
+// reuse the nodes. Nodes it could reach are not reused while it is open.
+func TestHeldSnapshotKeepsItsView(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	for i := range 100 {
+		commitOne(s, 0, uint64(i), false)
+	}
+	held := d.NewSlot()
+	defer held.Close()
+	snap := held.Acquire() // sees value 99
+	r := s.Lookup(0)
+	seen := r.head.Load() // the node the snapshot reads
+	const n = 1000
+	for i := range n {
+		commitOne(s, 0, uint64(1000+i), false)
+	}
+	if v, ver, ok := r.Read(snap); !ok || v != 99 || ver != snap {
+		t.Fatalf("held snapshot reads %d@%d (ok=%v), want 99@%d", v, ver, ok, snap)
+	}
+	if seen.ver != snap || seen.val != 99 {
+		t.Fatalf("a node the snapshot can read was reused: %d@%d", seen.val, seen.ver)
+	}
+	if l := r.ChainLen(); l < n+1 {
+		t.Fatalf("chain = %d versions, want >= %d while the snapshot is held", l, n+1)
+	}
+	st := d.Stats()
+	if st.Watermark != snap || st.OldestSnapshot != snap || st.OldestSnapshotAge != n || st.ActiveSnapshots != 1 {
+		t.Fatalf("forgotten-snapshot metric: %+v (snapshot %d)", st, snap)
+	}
+
+	held.Release()
+	d.RefreshWatermark()
+	commitOne(s, 0, 7, false)
+	if l := r.ChainLen(); l > 2 {
+		t.Fatalf("chain = %d versions after release, want <= 2", l)
+	}
+	if ps := s.Stats().Pool; ps.Retired+ps.Free < n-1 {
+		t.Fatalf("pruned versions not handed to the pool: %+v", ps)
+	}
+	before := s.Stats().Pool.Reused
+	for i := range 3 * WatermarkEvery {
+		commitOne(s, 0, uint64(i), false)
+	}
+	if after := s.Stats().Pool.Reused; after <= before {
+		t.Fatalf("no reuse after the snapshot was released (%d -> %d)", before, after)
+	}
+}
+
+func TestPartitionCounters(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[string, int](d)
+	var c [Partitions]uint64
+	s.Counters(&c)
+	for _, v := range c {
+		if v != 0 {
+			t.Fatal("fresh counters not zero")
+		}
+	}
+	p := s.PartitionOf("x")
+	s.Bump(p)
+	s.Bump(p)
+	if s.Counter(p) != 2 {
+		t.Fatalf("counter = %d", s.Counter(p))
+	}
+	if s.PartitionOf("x") != p {
+		t.Fatal("PartitionOf not deterministic")
+	}
+	spread := map[int]bool{}
+	for i := range 1000 {
+		spread[s.PartitionOf(string(rune('a'+i%26))+string(rune(i)))] = true
+	}
+	if len(spread) < Partitions/2 {
+		t.Fatalf("keys spread over only %d partitions", len(spread))
+	}
+	if s.ID() == 0 || NewStore[int, int](d).ID() == s.ID() {
+		t.Fatal("store ids not unique")
+	}
+}
+
+// TestRetiredNodeNotReusedWhilePinned: a version unlinked while a snapshot
+// is open is tagged with the clock at that moment and not handed out again
+// until the watermark passes that tag, that is until the snapshot is
+// released; then it is recycled.
+func TestRetiredNodeNotReusedWhilePinned(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	commitOne(s, 0, 1, false)
+	commitOne(s, 0, 2, false) // chain: 2, 1
+	pin := d.NewSlot()
+	defer pin.Close()
+	snap := pin.Acquire()
+	r := s.Lookup(0)
+	old := r.head.Load().next.Load() // version 1: the snapshot stops before it
+	if d.RefreshWatermark() != snap {
+		t.Fatal("watermark not at the pinned snapshot")
+	}
+	commitOne(s, 0, 3, false) // prunes version 1 (unreachable for snap)
+	if r.head.Load().next.Load().next.Load() != nil {
+		t.Fatal("version 1 not unlinked")
+	}
+	if ps := s.Stats().Pool; ps.Retired != 1 || ps.OldestRetired < snap {
+		t.Fatalf("pool while pinned: %+v (snapshot %d)", ps, snap)
+	}
+	for i := range 500 { // plenty of new versions on other keys, all needing nodes
+		commitOne(s, 1+i%7, uint64(i), false)
+		if h := s.Lookup(1 + i%7).head.Load(); h == old {
+			t.Fatalf("node retired at epoch >= %d reused while snapshot %d is open", snap, snap)
+		}
+	}
+	if old.ver != 1 || old.val != 1 {
+		t.Fatalf("retired node changed while pinned: %d@%d", old.val, old.ver)
+	}
+	if v, _, _ := r.Read(snap); v != 2 {
+		t.Fatalf("pinned snapshot reads %d, want 2", v)
+	}
+	pin.Release()
+	d.RefreshWatermark()
+	reused := false
+	for i := range 500 {
+		commitOne(s, 1+i%7, uint64(i), false)
+		if s.Lookup(1+i%7).head.Load() == old {
+			reused = true
+			break
+		}
+	}
+	if !reused {
+		t.Fatalf("node never reused after the snapshot was released: %+v", s.Stats().Pool)
+	}
+}

@@ -1,0 +1,180 @@
+package txn
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/substrate-lab/substrate/mvcc"
+)
+
+const benchKeys = 10_000
+
+func benchStore(b *testing.B) (*Engine, *mvcc.Store[uint64, uint64], []uint64) {
+	e := NewEngine()
+	s := NewStore[uint64, uint64](e, mvcc.WithPresize(benchKeys))
+	keys := make([]uint64, benchKeys)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range keys {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		keys[i] = x
+	}
+	for i := 0; i < len(keys); i += 100 {
+		err := e.Update(func(tx Tx) error {
+			for _, k := range keys[i:min(i+100, len(keys))] {
+				if err := Put(tx, s, k, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e, s, keys
+}
+
+func BenchmarkSnapshotAcquire(b *testing.B) {
+	e := NewEngine()
+	sl := e.Domain().NewSlot()
+	b.ReportAllocs()
+	for b.Loop() {
+		sl.Acquire()
+		sl.Release()
+	}
+}
+
+func BenchmarkEmptyCommit(b *testing.B) {
+	e := NewEngine()
+	b.ReportAllocs()
+	for b.Loop() {
+		tx := e.Begin()
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetRO(b *testing.B) {
+	e, s, keys := benchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var sum uint64
+	i := 0
+	for range b.N {
+		tx := e.BeginReadOnly()
+		v, _ := Get(tx, s, keys[i])
+		sum += v
+		tx.Commit()
+		i++
+		if i == len(keys) {
+			i = 0
+		}
+	}
+	_ = sum
+}
+
+func BenchmarkPut(b *testing.B) {
+	e, s, keys := benchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for n := range b.N {
+		tx := e.Begin()
+		Put(tx, s, keys[i], uint64(n))
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		i++
+		if i == len(keys) {
+			i = 0
+		}
+	}
+}
+
+func BenchmarkCAS(b *testing.B) {
+	e, s, keys := benchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for range b.N {
+		tx := e.Begin()
+		v, _ := Get(tx, s, keys[i])
+		CompareAndSwap(tx, s, keys[i], v, v+1)
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		i++
+		if i == len(keys) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkRMWDisjointParallel: every goroutine increments its own key.
+// spread: the goroutines' keys are far apart in fill order, so their
+// records were allocated far apart; adjacent: consecutive keys in fill
+// order, whose 24-byte records share cache lines (the false-sharing cost of
+// compact records).
+func BenchmarkRMWDisjointParallel(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		stride int64
+	}{{"spread", 997}, {"adjacent", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			e, s, keys := benchStore(b)
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				k := keys[(next.Add(1)*c.stride)%int64(len(keys))]
+				for pb.Next() {
+					tx := e.Begin()
+					v, _ := Get(tx, s, k)
+					Put(tx, s, k, v+1)
+					if err := tx.Commit(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRMWSeparateEngines is the no-shared-state baseline for
+// BenchmarkRMWDisjointParallel: every goroutine has its own engine (own
+// clock, own store, own pools), so any loss of scaling here is the
+// machine's, not the engine's.
+func BenchmarkRMWSeparateEngines(b *testing.B) {
+	var mu sync.Mutex
+	type fx struct {
+		e *Engine
+		s *mvcc.Store[uint64, uint64]
+		k uint64
+	}
+	var fxs []fx
+	for range runtime.GOMAXPROCS(0) {
+		e, s, keys := benchStore(b)
+		fxs = append(fxs, fx{e, s, keys[0]})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		f := fxs[len(fxs)-1]
+		fxs = fxs[:len(fxs)-1]
+		mu.Unlock()
+		for pb.Next() {
+			tx := f.e.Begin()
+			v, _ := Get(tx, f.s, f.k)
+			Put(tx, f.s, f.k, v+1)
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,296 @@
+package txn
+
+import (
+	"math/bits"
+
+	"github.com/substrate-lab/substrate/mvcc"
+)
+
+// linearMax is the write-set size up to which read-your-own-writes lookups
+// scan the write slice; beyond it a map index is kept (and reused).
+const linearMax = 16
+
+// maxRetainedCap bounds the capacity of the slices a participant keeps
+// across transactions; a transaction that grew one past it leaves it to the
+// GC instead of pinning it in the pool.
+const maxRetainedCap = 4096
+
+// storeTx is one store's typed part of a transaction: writes stay typed (no
+// boxing of V into any), and the commit protocol reaches it through the
+// participant interface. It is cached in the pooled txState, so steady-state
+// transactions allocate nothing.
+type storeTx[K comparable, V any] struct {
+	s *mvcc.Store[K, V]
+
+	// writes is the buffered write set, one entry per key (find dedups),
+	// so commit never locks a record twice.
+	writes []writeEntry[K, V]
+	// widx indexes writes by key once len(writes) > linearMax.
+	widx map[K]int32
+	// reads are the records read from the store with the version seen.
+	reads []readEntry[V]
+	// absent are the partition counters watched by reads of keys that had
+	// no record at all.
+	absent []absentEntry
+	// scanMask has bit i set once a scan of this transaction covered
+	// partition i; scan[i] is that partition's counter, read before the
+	// first such scan looked at the map.
+	scanMask uint64
+	scan     [mvcc.Partitions]uint64
+	// nlocked is the number of writes (a prefix) whose records lock holds.
+	nlocked int
+}
+
+type writeEntry[K comparable, V any] struct {
+	k      K
+	r      *mvcc.Record[V]
+	v      V
+	tomb   bool // a delete
+	bumped bool // this commit bumped r's partition counter (at lock time)
+}
+
+type readEntry[V any] struct {
+	r   *mvcc.Record[V]
+	ver uint64 // version returned to the reader (0: no version <= snapshot)
+}
+
+type absentEntry struct {
+	part int
+	cnt  uint64
+}
+
+// partOf returns the participant of store s in st, attaching one (from the
+// cache, or new) on first use in this transaction. It returns nil and
+// poisons st if s belongs to another engine.
+//
+// Store ids are unique only within a Domain, so the domain check comes
+// first; after it, an id names exactly one store, whose participant has
+// exactly this K and V.
+func partOf[K comparable, V any](st *txState, s *mvcc.Store[K, V]) *storeTx[K, V] {
+	if s.Domain() != st.e.d {
+		st.err = ErrForeignStore
+		return nil
+	}
+	id := s.ID()
+	for _, a := range st.active {
+		if a.id == id {
+			return a.p.(*storeTx[K, V])
+		}
+	}
+	var p *storeTx[K, V]
+	for _, a := range st.cache {
+		if a.id == id {
+			p = a.p.(*storeTx[K, V])
+			break
+		}
+	}
+	if p == nil {
+		if len(st.cache) >= maxCachedParts {
+			clear(st.cache)
+			st.cache = st.cache[:0]
+		}
+		p = &storeTx[K, V]{s: s}
+		st.cache = append(st.cache, activePart{id: id, p: p})
+	}
+	st.active = append(st.active, activePart{id: id, p: p})
+	return p
+}
+
+// find returns the index of k's write entry, or -1.
+func (p *storeTx[K, V]) find(k K) int {
+	if len(p.writes) > linearMax {
+		if i, ok := p.widx[k]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	for i := range p.writes {
+		if p.writes[i].k == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// addWrite appends a write entry for a key not yet in the write set.
+func (p *storeTx[K, V]) addWrite(w writeEntry[K, V]) {
+	p.writes = append(p.writes, w)
+	n := len(p.writes)
+	switch {
+	case n == linearMax+1:
+		if p.widx == nil {
+			p.widx = make(map[K]int32, 2*linearMax)
+		}
+		for i := range p.writes {
+			p.widx[p.writes[i].k] = int32(i)
+		}
+	case n > linearMax+1:
+		p.widx[w.k] = int32(n - 1)
+	}
+}
+
+// read reads k at snapshot snap and records what it saw for validation. r is
+// k's record (nil if k has none).
+//
+// Absent keys: when k has no record, the partition counter is read first and
+// the map looked up again; if there is still no record, the counter is
+// watched. Any record for k created after that second lookup belongs to an
+// inserter that bumps the counter later (at its lock time), so validation
+// sees the bump if that inserter committed first.
+func (p *storeTx[K, V]) read(snap uint64, k K) (v V, ok bool, r *mvcc.Record[V]) {
+	r = p.s.Lookup(k)
+	if r == nil {
+		part := p.s.PartitionOf(k)
+		cnt := p.s.Counter(part)
+		if r = p.s.Lookup(k); r == nil {
+			p.absent = append(p.absent, absentEntry{part: part, cnt: cnt})
+			return v, false, nil
+		}
+	}
+	v, ver, ok := r.Read(snap)
+	p.reads = append(p.reads, readEntry[V]{r: r, ver: ver})
+	return v, ok, r
+}
+
+func (p *storeTx[K, V]) precheck() error {
+	for i := range p.reads {
+		if rd := &p.reads[i]; rd.r.HeadVersion() != rd.ver {
+			return errReadStale
+		}
+	}
+	for _, a := range p.absent {
+		if p.s.Counter(a.part) != a.cnt {
+			return errPhantom
+		}
+	}
+	for m := p.scanMask; m != 0; m &= m - 1 {
+		if i := bits.TrailingZeros64(m); p.s.Counter(i) != p.scan[i] {
+			return errPhantom
+		}
+	}
+	return nil
+}
+
+// watch records the counters of the partitions in mask not yet watched. It
+// runs before the scan looks at the map (see mvcc.Store).
+func (p *storeTx[K, V]) watch(mask uint64) {
+	for m := mask &^ p.scanMask; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		p.scan[i] = p.s.Counter(i)
+	}
+	p.scanMask |= mask
+}
+
+func (p *storeTx[K, V]) lock() bool {
+	for i := range p.writes {
+		w := &p.writes[i]
+		if !w.r.TryLock() {
+			return false
+		}
+		p.nlocked++
+		// Existence changes: an insert where the head is absent or a
+		// tombstone, a delete where it is a value.
+		if w.tomb == w.r.Live() {
+			p.s.Bump(w.r.Partition())
+			w.bumped = true
+		}
+	}
+	return true
+}
+
+func (p *storeTx[K, V]) publish(v uint64) {
+	for i := range p.writes {
+		p.writes[i].r.SetPending(v)
+	}
+}
+
+// ownBumps returns how many times this commit bumped partition part.
+func (p *storeTx[K, V]) ownBumps(part int) uint64 {
+	var n uint64
+	for i := range p.writes {
+		if p.writes[i].bumped && p.writes[i].r.Partition() == part {
+			n++
+		}
+	}
+	return n
+}
+
+// validate is commit step 3 for this store.
+//
+// Reading the head of a record this transaction does not hold is safe
+// against node reuse: the read of that record waited for every commit with
+// a version <= the snapshot, so the head loaded now is at least as new as
+// the newest version <= the snapshot. Version GC only unlinks versions older
+// than the newest one <= the watermark, and the watermark is <= this
+// transaction's snapshot while its slot is active; so the head loaded here
+// is not unlinked, let alone reused, before the load of its version.
+// precheck relies on the same argument.
+func (p *storeTx[K, V]) validate(word uint64) error {
+	for i := range p.reads {
+		rd := &p.reads[i]
+		if lw := rd.r.Lock(); lw != 0 && lw != word {
+			return errReadLocked
+		}
+		if rd.r.HeadVersion() != rd.ver {
+			return errReadStale
+		}
+	}
+	for _, a := range p.absent {
+		if p.s.Counter(a.part) != a.cnt+p.ownBumps(a.part) {
+			return errPhantom
+		}
+	}
+	if p.scanMask != 0 {
+		var own [mvcc.Partitions]uint64
+		for i := range p.writes {
+			if p.writes[i].bumped {
+				own[p.writes[i].r.Partition()]++
+			}
+		}
+		for m := p.scanMask; m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros64(m); p.s.Counter(i) != p.scan[i]+own[i] {
+				return errPhantom
+			}
+		}
+	}
+	return nil
+}
+
+func (p *storeTx[K, V]) install(v uint64, hint int) {
+	for i := range p.writes {
+		w := &p.writes[i]
+		p.s.Install(w.r, v, w.v, w.tomb, hint)
+		w.r.Unlock()
+	}
+	p.nlocked = 0
+}
+
+func (p *storeTx[K, V]) unlock() {
+	for i := range p.nlocked {
+		p.writes[i].r.Unlock()
+	}
+	p.nlocked = 0
+}
+
+func (p *storeTx[K, V]) reset() {
+	if len(p.writes) > maxRetainedCap {
+		p.widx = nil
+	} else if len(p.writes) > linearMax {
+		clear(p.widx)
+	}
+	p.writes = resetSlice(p.writes)
+	p.reads = resetSlice(p.reads)
+	p.absent = p.absent[:0]
+	p.scanMask = 0
+	p.nlocked = 0
+}
+
+// resetSlice zeroes s's used elements (dropping references to values and
+// records) and returns it empty, or nil if it grew too large to keep.
+func resetSlice[T any](s []T) []T {
+	if cap(s) > maxRetainedCap {
+		return nil
+	}
+	clear(s)
+	return s[:0]
+}
