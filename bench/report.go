@@ -112,6 +112,9 @@ type CaseResult struct {
 	// (>1 µs)" or "FAILED"; Tier A0 has no gate, so none of these blocks
 	// anything except FAILED.
 	Verdict string `json:"verdict"`
+	// GateFailed is true when the case broke a hard gate of the plan (Tier
+	// A1 over 3 µs); m3bench -gates exits non-zero then.
+	GateFailed bool `json:"gate_failed,omitempty"`
 	// PeerOp is the peer operation this case is compared with, if any.
 	PeerOp string `json:"peer_op,omitempty"`
 	// Ratios maps a peer implementation to ours / peer for PeerOp (ns/op, or
@@ -181,6 +184,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	count := fs.Int("count", 1, "run each case `n` times and report the median")
 	benchtime := fs.String("benchtime", "", "per-case `benchtime` in go test syntax: a duration (1s, 100ms) or a count (100x); overrides -quick")
 	peers := fs.Bool("peers", true, "also run the peer cases the selected cases are compared with")
+	gates := fs.Bool("gates", false, "exit 3 when a hard gate of the plan fails (Tier A1 >= 3 µs)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: m3bench [flags]\n\nRuns the M3 benchmark suite in-process and prints the report.\n\n")
 		fs.PrintDefaults()
@@ -217,7 +221,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Filter = re
 	}
-	rep, err := Run(opts)
+	rep, err := runForMain(opts)
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
@@ -230,6 +234,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "m3bench: %d benchmark(s) FAILED: %v\n", len(rep.Failed), rep.Failed)
 		return 1
 	}
+	if *gates {
+		if f := rep.GateFailures(); len(f) > 0 {
+			fmt.Fprintf(stderr, "m3bench: %d hard gate(s) broken:\n", len(f))
+			for _, g := range f {
+				fmt.Fprintf(stderr, "  %s\n", g)
+			}
+			return 3
+		}
+		fmt.Fprintf(stderr, "m3bench: all hard gates pass\n")
+	}
 	return 0
 }
 
@@ -238,6 +252,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// runForMain is the run Main performs; tests replace it to break a gate on
+// purpose.
+var runForMain = Run
 
 // Run runs the cases and peers selected by opts with testing.Benchmark,
 // writes the text report to opts.Stdout and, if asked, the JSON file, and
@@ -475,7 +493,7 @@ func caseResult(c Case, fig Figure) CaseResult {
 		Figure:     fig,
 		PeerOp:     peerOpOf[c.Name],
 	}
-	r.Verdict = verdict(r)
+	r.Verdict, r.GateFailed = tierVerdict(r)
 	return r
 }
 

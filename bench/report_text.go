@@ -17,6 +17,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	rep.writeHeader(ew)
 	rep.writeCore(ew)
+	rep.writeTiers(ew)
 	rep.writeFacadeTax(ew)
 	rep.writePeers(ew)
 	rep.writeCache(ew)
@@ -323,7 +324,7 @@ func (rep *Report) writeOther(w io.Writer) {
 	known := map[string]bool{"core": true, "cache": true, "branch": true, "mem": true}
 	var rows []CaseResult
 	for _, c := range rep.Cases {
-		if !known[c.Group] {
+		if !known[c.Group] && c.Tier != "A1" && c.Tier != "B" && c.Tier != "C" {
 			rows = append(rows, c)
 		}
 	}

@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+)
+
+// The plan's gates, per tier ("Assessment Criteria", "Benchmark Validity vs
+// Performance"):
+//
+//	A0  observability only; investigate above 1 µs          (verdict)
+//	A1  every operation < 3 µs: a hard gate, blocks launch   (tierVerdict, GateFailed)
+//	B   warning above the M3 target; investigate above 50 µs
+//	C   warning above the M3 target
+const (
+	gateA1Ns        = 3000.0
+	investigateBNs  = 50000.0
+	gateA1Text      = "<3 µs"
+	observationGate = "none"
+)
+
+// tierVerdict returns a case's verdict under its tier's rule and whether it
+// broke a hard gate. Cases whose Gate is "none" (first-touch, size and
+// scaling figures) are observability only.
+func tierVerdict(r CaseResult) (string, bool) {
+	if r.Failed {
+		return "FAILED", false
+	}
+	if r.Tier == "A0" || r.Tier == "" {
+		return verdict(r), false
+	}
+	if r.Metric != "" || r.Gate == observationGate {
+		return "ok (observability)", false
+	}
+	ours := ""
+	if r.OurGoalNs > 0 && r.NsPerOp > r.OurGoalNs {
+		ours = ", over our goal"
+	}
+	switch r.Tier {
+	case "A1":
+		if r.NsPerOp >= gateA1Ns {
+			return "FAIL (M3 gate " + gateA1Text + ")", true
+		}
+		return "pass" + ours, false
+	case "B":
+		switch {
+		case r.NsPerOp > investigateBNs:
+			return "warning: investigate (>50 µs)" + ours, false
+		case r.PlanGoalNs > 0 && r.NsPerOp > r.PlanGoalNs:
+			return "warning (over M3 target)" + ours, false
+		}
+		return "pass" + ours, false
+	case "C":
+		if r.PlanGoalNs > 0 && r.NsPerOp > r.PlanGoalNs {
+			return "warning (over M3 target)" + ours, false
+		}
+		return "pass" + ours, false
+	}
+	return verdict(r), false
+}
+
+// GateFailures lists the cases that broke a hard gate of the plan, with
+// their figures, for m3bench -gates.
+func (rep *Report) GateFailures() []string {
+	var out []string
+	for _, c := range rep.Cases {
+		if c.GateFailed {
+			out = append(out, fmt.Sprintf("%s: %s (%s)", c.Name, fmtNs(c.NsPerOp), c.Verdict))
+		}
+	}
+	return out
+}
+
+// tierTitles are the plan's headings for the gated tiers.
+var tierTitles = []struct{ tier, title, rule string }{
+	{"A1", "Tier A1: Minimal Correctness Wrapper", "M3 hard gate: every operation < 3 µs (blocks launch). Plan goal = the plan's asymptotic goal."},
+	{"B", "Tier B: Transactional Operations (Primitive Facades)", "M3 gate: warning above the M3 target, investigate above 50 µs. Plan goal = the M3 target."},
+	{"C", "Tier C: Indexed Operations", "M3 gate: warning above the M3 target. Plan goal = the M3 target."},
+}
+
+// writeTiers prints one table per gated tier that ran (A1, B, C): figure,
+// allocations, the plan's goal, ours, and the verdict under the tier's rule.
+func (rep *Report) writeTiers(w io.Writer) {
+	for _, tt := range tierTitles {
+		var rows []CaseResult
+		for _, c := range rep.Cases {
+			if c.Tier == tt.tier {
+				rows = append(rows, c)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n=== %s ===\n%s\n", tt.title, tt.rule)
+		tw := newTable(w)
+		row(tw, "case", "figure", "allocs/op", "B/op", "plan goal", "our goal", "verdict")
+		for _, c := range rows {
+			row(tw, c.Name, caseFigure(c), fmtCount(c.AllocsPerOp), fmtCount(c.BytesPerOp), fmtGoal(c.PlanGoalNs), fmtGoal(c.OurGoalNs), c.Verdict)
+		}
+		tw.Flush()
+	}
+}
