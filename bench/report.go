@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/substrate-lab/substrate/internal/envinfo"
 )
@@ -55,6 +56,10 @@ type Options struct {
 	// (core_get_hot -> load, ...), that operation's peer cases, so that the
 	// ratio columns are filled in even when Filter names only cases.
 	WithPeers bool
+	// Redis, when set, names a Redis server to measure in the same run for
+	// the Redis Competitiveness Report. Nil: the report shows the plan's
+	// ballpark, labelled as such.
+	Redis *RedisConfig
 	// JSONPath, when set, receives the whole report as JSON.
 	JSONPath string
 	// Stdout receives the text report; nil means io.Discard.
@@ -169,6 +174,9 @@ type Report struct {
 	Assessments []Assessment `json:"assessments,omitempty"`
 	// Failed lists the names of failed benchmarks.
 	Failed []string `json:"failed,omitempty"`
+	// Redis is what was measured of a real Redis server in the same run
+	// (Measured false, with the reason, when none was).
+	Redis *RedisResult `json:"redis,omitempty"`
 }
 
 // Main is cmd/m3bench: it parses args (without the program name), runs the
@@ -184,6 +192,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	count := fs.Int("count", 1, "run each case `n` times and report the median")
 	benchtime := fs.String("benchtime", "", "per-case `benchtime` in go test syntax: a duration (1s, 100ms) or a count (100x); overrides -quick")
 	peers := fs.Bool("peers", true, "also run the peer cases the selected cases are compared with")
+	redisAddr := fs.String("redis", os.Getenv("REDIS_ADDR"), "measure the Redis server at `HOST:PORT` (loopback) in the same run for the Redis Competitiveness Report; default $REDIS_ADDR")
 	gates := fs.Bool("gates", false, "exit 3 when a hard gate of the plan fails (Tier A1 >= 3 µs)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: m3bench [flags]\n\nRuns the M3 benchmark suite in-process and prints the report.\n\n")
@@ -209,6 +218,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if *quick {
 		opts.BenchTime = QuickBenchTime
+	}
+	if *redisAddr != "" {
+		opts.Redis = &RedisConfig{Addr: *redisAddr, PerMode: time.Second}
+		if *quick {
+			opts.Redis.PerMode = 200 * time.Millisecond
+		}
 	}
 	if *benchtime != "" {
 		opts.BenchTime = *benchtime
@@ -333,6 +348,10 @@ func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
 	}
 	rep.fillRatios()
 	rep.assess()
+	if opts.Redis != nil {
+		res := MeasureRedis(*opts.Redis, func(l string) { fmt.Fprintln(opts.Progress, l) })
+		rep.Redis = &res
+	}
 
 	if err := rep.WriteText(opts.Stdout); err != nil {
 		return rep, err

@@ -24,6 +24,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	rep.writeBranch(ew)
 	rep.writeMem(ew)
 	rep.writeOther(ew)
+	rep.writeRedis(ew)
 	if len(rep.Failed) > 0 {
 		fmt.Fprintf(ew, "\nFAILED: %s\n", strings.Join(rep.Failed, ", "))
 		fmt.Fprintf(ew, "  (rerun one with `go test ./bench -run '^$' -bench 'M3/<name>$' -benchtime 1x` to see its message)\n")
