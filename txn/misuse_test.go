@@ -297,7 +297,7 @@ func TestForeignStore(t *testing.T) {
 
 func TestRetryPolicyWait(t *testing.T) {
 	p := RetryPolicy{MaxBackoff: 100 * time.Microsecond}.withDefaults()
-	if p.MaxAttempts != 64 || p.YieldAttempts != 3 || p.MinBackoff != time.Microsecond {
+	if p.MaxAttempts != DefaultRetryPolicy.MaxAttempts || p.YieldAttempts != 3 || p.MinBackoff != time.Microsecond {
 		t.Fatalf("defaults: %+v", p)
 	}
 	start := time.Now()
