@@ -1,0 +1,291 @@
+package prims
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/substrate-lab/substrate/mvcc"
+	"github.com/substrate-lab/substrate/txn"
+)
+
+// Event is one entry of a run's event log.
+type Event[P any] struct {
+	// Seq is the event's position in its run's log: 0, 1, 2, ...
+	Seq uint64
+	// Type is the event's type, chosen by the appender (never empty).
+	Type string
+	// Payload is the appender's value, stored as given (not copied).
+	Payload P
+	// Timestamp is the wall-clock time of the Append: the transaction's
+	// timestamp (see Tx), without a monotonic reading. The hash covers its
+	// UnixNano.
+	Timestamp time.Time
+	// PrevHash is the previous event's Hash; all zeros for Seq 0.
+	PrevHash [32]byte
+	// Hash is SHA-256 over the event's canonical encoding (see EventLog).
+	Hash [32]byte
+}
+
+// ChainResult is the outcome of EventLog.VerifyChain.
+type ChainResult struct {
+	// Valid reports whether every event of the run re-hashes to its Hash
+	// and links to its predecessor.
+	Valid bool
+	// Length is the run's log length (the number of events checked).
+	Length uint64
+	// FirstInvalid is the sequence number of the first event that fails a
+	// check; meaningful only when Valid is false.
+	FirstInvalid uint64
+}
+
+// EventLog is a named store of per-run, append-only, hash-chained event
+// logs with payloads of type P. Create it with NewEventLog.
+//
+// Sequence numbers. Each run's log numbers its events 0, 1, 2, ... with no
+// gaps or duplicates among committed events, under any concurrency: Append
+// reads and writes the run's head record (length and last hash), so two
+// transactions appending to one run conflict and one retries. Logs of
+// different runs are independent. Len reads the head, so it is phantom-safe
+// in read-write transactions.
+//
+// Hash chain. Event n's Hash is SHA-256 over this canonical encoding
+// (integers big-endian):
+//
+//	seq          8 bytes
+//	len(type)    8 bytes, then the type's bytes
+//	timestamp    8 bytes, Timestamp.UnixNano() as int64
+//	len(payload) 8 bytes, then the payload's bytes
+//	prev hash    32 bytes (event n-1's Hash; zeros for event 0)
+//
+// The payload's bytes are: a []byte or string payload as it is; for a type
+// with AppendBinary (encoding.BinaryAppender), its output, else
+// MarshalBinary's; otherwise encoding/json, or the codec given with
+// WithCodec (which takes precedence over all of these). Payloads are stored
+// as Go values; the encoding exists only for the hash. VerifyChain
+// re-encodes and re-hashes every event.
+//
+// Values are not copied (see the package's aliasing rule): mutating a
+// payload after Append changes the stored event, and VerifyChain then
+// reports the chain broken at that event.
+type EventLog[P any] struct {
+	db     *DB
+	name   string
+	heads  *mvcc.Store[RunID, logHead]
+	events *mvcc.Store[runSeq, Event[P]]
+	enc    payloadEncoder[P]
+}
+
+// logHead is a run's log head: its length and the last event's hash.
+type logHead struct {
+	n    uint64
+	last [32]byte
+}
+
+// NewEventLog returns the event log named name in db, creating it if
+// needed. Naming rules as for NewKVStore; options (WithCodec) apply only
+// when the log is created. A codec for another payload type is an error
+// wrapping ErrInvalid.
+func NewEventLog[P any](db *DB, name string, opts ...EventLogOption) (*EventLog[P], error) {
+	var cfg eventLogConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	enc, err := newPayloadEncoder[P](cfg)
+	if err != nil {
+		return nil, err
+	}
+	return openNamed(db, name, func() *EventLog[P] {
+		return &EventLog[P]{
+			db:     db,
+			name:   name,
+			heads:  newStore[RunID, logHead](db, hashRun),
+			events: newStore[runSeq, Event[P]](db, hashRunSeq),
+			enc:    enc,
+		}
+	})
+}
+
+// Name returns the log's name.
+func (l *EventLog[P]) Name() string { return l.name }
+
+// hashBufs pools the scratch buffers events are encoded into for hashing.
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBuf bounds the buffers returned to hashBufs.
+const maxPooledBuf = 64 << 10
+
+// hash returns the event hash of (seq, typ, ts, payload, prev); see
+// EventLog for the encoding.
+func (l *EventLog[P]) hash(seq uint64, typ string, ts time.Time, payload P, prev *[32]byte) ([32]byte, error) {
+	bp := hashBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(typ)))
+	b = append(b, typ...)
+	b = binary.BigEndian.AppendUint64(b, uint64(ts.UnixNano()))
+	at := len(b)
+	b = binary.BigEndian.AppendUint64(b, 0) // payload length, patched below
+	b, err := l.enc(b, payload)
+	var sum [32]byte
+	if err == nil {
+		binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
+		b = append(b, prev[:]...)
+		sum = sha256.Sum256(b)
+	}
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		hashBufs.Put(bp)
+	}
+	if err != nil {
+		return sum, fmt.Errorf("%w: encoding the payload of event %d: %v", ErrInvalid, seq, err)
+	}
+	return sum, nil
+}
+
+// Append adds an event of type typ with payload to run's log and returns
+// its sequence number. The event's timestamp is the transaction's (the time
+// of its first timestamped write); its hash links it to the run's previous
+// event. The payload is stored as
+// given: do not mutate it afterwards.
+//
+// Errors (nothing is written): ErrInvalid (zero run, empty type, nil or
+// foreign tx, a payload its encoding rejects), ErrReadOnly, ErrTxDone,
+// ErrClosed. Concurrent appends to one run conflict at commit (Update
+// retries them).
+func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, error) {
+	if err := tx.checkWrite(l.db); err != nil {
+		return 0, err
+	}
+	if run.IsZero() {
+		return 0, errZeroRun
+	}
+	if typ == "" {
+		return 0, fmt.Errorf("%w: empty event type", ErrInvalid)
+	}
+	h, _ := txn.Get(tx.tx, l.heads, run)
+	e := Event[P]{Seq: h.n, Type: typ, Payload: payload, Timestamp: tx.now(), PrevHash: h.last}
+	sum, err := l.hash(e.Seq, typ, e.Timestamp, payload, &h.last)
+	if err != nil {
+		return 0, err
+	}
+	e.Hash = sum
+	if err := txn.Put(tx.tx, l.events, runSeq{run, e.Seq}, e); err != nil {
+		return 0, err
+	}
+	return e.Seq, txn.Put(tx.tx, l.heads, run, logHead{n: e.Seq + 1, last: sum})
+}
+
+// Read returns event seq of run's log as tx sees it, and whether it exists.
+// It reports false for the zero run, a nil, ended or foreign transaction,
+// or a closed DB. The payload is the one stored: do not mutate it.
+func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
+	if !tx.readable(l.db) || run.IsZero() {
+		return Event[P]{}, false
+	}
+	return txn.Get(tx.tx, l.events, runSeq{run, seq})
+}
+
+// Len returns the length of run's log as tx sees it (0 for a run with no
+// events, the zero run, a nil, ended or foreign transaction, or a closed
+// DB). It reads the run's head, so in a read-write transaction a
+// concurrent Append to the run that commits first makes tx fail validation.
+func (l *EventLog[P]) Len(tx *Tx, run RunID) uint64 {
+	if !tx.readable(l.db) || run.IsZero() {
+		return 0
+	}
+	h, _ := txn.Get(tx.tx, l.heads, run)
+	return h.n
+}
+
+// ReadRange returns the events of run with sequence numbers in [start, end),
+// in order; end is clipped to the log's length, so the result may be
+// shorter than end-start (empty when start >= Len). It reads the head and
+// then each event by a point lookup (O(end-start), never a scan of the
+// store). Errors: ErrInvalid (zero run, start > end, nil or foreign tx),
+// ErrTxDone, ErrClosed.
+func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P], error) {
+	if err := l.checkRead(tx, run); err != nil {
+		return nil, err
+	}
+	if start > end {
+		return nil, errBadRange
+	}
+	h, _ := txn.Get(tx.tx, l.heads, run)
+	end = min(end, h.n)
+	if start >= end {
+		return nil, nil
+	}
+	out := make([]Event[P], 0, end-start)
+	for seq := start; seq < end; seq++ {
+		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
+		if !ok {
+			return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, seq, run, h.n)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
+	if err := tx.check(l.db); err != nil {
+		return err
+	}
+	if tx.tx.Done() {
+		return ErrTxDone
+	}
+	if run.IsZero() {
+		return errZeroRun
+	}
+	return nil
+}
+
+// VerifyChain re-checks run's whole log as tx sees it: every event 0..Len-1
+// must exist, carry its sequence number, link to its predecessor's hash
+// (zeros for event 0), and re-hash to its Hash; the head's last hash must
+// be the last event's. The result names the first event that fails. A log
+// with no events is valid with Length 0. Cost: O(Len) point reads, payload
+// encodings and hashes. Errors as for ReadRange (a payload that no longer
+// encodes is reported as invalid, not as an error).
+func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
+	if err := l.checkRead(tx, run); err != nil {
+		return ChainResult{}, err
+	}
+	h, _ := txn.Get(tx.tx, l.heads, run)
+	res := ChainResult{Valid: true, Length: h.n}
+	var prev [32]byte
+	for seq := range h.n {
+		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
+		if !ok || e.Seq != seq || e.PrevHash != prev {
+			return ChainResult{Length: h.n, FirstInvalid: seq}, nil
+		}
+		sum, err := l.hash(seq, e.Type, e.Timestamp, e.Payload, &prev)
+		if err != nil || sum != e.Hash {
+			return ChainResult{Length: h.n, FirstInvalid: seq}, nil
+		}
+		prev = e.Hash
+	}
+	if prev != h.last {
+		return ChainResult{Length: h.n, FirstInvalid: max(h.n, 1) - 1}, nil
+	}
+	return res, nil
+}
+
+// deleteRun deletes every event of run and its head.
+func (l *EventLog[P]) deleteRun(tx *Tx, run RunID) error {
+	h, ok := txn.Get(tx.tx, l.heads, run)
+	if !ok {
+		return nil
+	}
+	for seq := range h.n {
+		if _, err := txn.Delete(tx.tx, l.events, runSeq{run, seq}); err != nil {
+			return err
+		}
+	}
+	_, err := txn.Delete(tx.tx, l.heads, run)
+	return err
+}

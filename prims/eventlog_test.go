@@ -1,0 +1,216 @@
+package prims
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// canonicalHash is the documented encoding, written out independently.
+func canonicalHash(seq uint64, typ string, ts time.Time, payload []byte, prev [32]byte) [32]byte {
+	var b []byte
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(typ)))
+	b = append(b, typ...)
+	b = binary.BigEndian.AppendUint64(b, uint64(ts.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
+	b = append(b, payload...)
+	b = append(b, prev[:]...)
+	return sha256.Sum256(b)
+}
+
+func TestEventLog(t *testing.T) {
+	db := openDB(t)
+	log := must[*EventLog[[]byte]](t)(NewEventLog[[]byte](db, "log"))
+	run, other := NewRunID(), NewRunID()
+	before := time.Now().Add(-time.Second)
+	mustUpdate(t, db, func(tx *Tx) error {
+		for i := range 5 {
+			seq, err := log.Append(tx, run, fmt.Sprintf("type%d", i%2), []byte{byte(i)})
+			if err != nil || seq != uint64(i) {
+				t.Errorf("Append = %d, %v; want %d", seq, err, i)
+			}
+		}
+		if n := log.Len(tx, run); n != 5 {
+			t.Errorf("Len in tx = %d", n)
+		}
+		seq, err := log.Append(tx, other, "x", nil)
+		if err != nil || seq != 0 {
+			t.Errorf("other run Append = %d, %v", seq, err)
+		}
+		return nil
+	})
+	mustView(t, db, func(tx *Tx) error {
+		if log.Len(tx, run) != 5 || log.Len(tx, other) != 1 || log.Len(tx, NewRunID()) != 0 {
+			t.Error("Len wrong")
+		}
+		var prev [32]byte
+		for i := range uint64(5) {
+			e, ok := log.Read(tx, run, i)
+			if !ok || e.Seq != i || e.Type != fmt.Sprintf("type%d", i%2) || len(e.Payload) != 1 || e.Payload[0] != byte(i) {
+				t.Fatalf("Read(%d) = %+v, %v", i, e, ok)
+			}
+			if e.Timestamp.Before(before) || e.Timestamp.After(time.Now()) {
+				t.Errorf("timestamp %v", e.Timestamp)
+			}
+			if e.PrevHash != prev {
+				t.Errorf("event %d PrevHash does not link", i)
+			}
+			if want := canonicalHash(i, e.Type, e.Timestamp, e.Payload, prev); e.Hash != want {
+				t.Errorf("event %d hash differs from the documented encoding", i)
+			}
+			prev = e.Hash
+		}
+		if _, ok := log.Read(tx, run, 5); ok {
+			t.Error("Read past the end")
+		}
+		if _, ok := log.Read(tx, RunID{}, 0); ok {
+			t.Error("Read of the zero run")
+		}
+		for _, c := range []struct{ start, end, want uint64 }{{0, 5, 5}, {1, 3, 2}, {3, 100, 2}, {5, 9, 0}, {7, 9, 0}, {2, 2, 0}} {
+			es, err := log.ReadRange(tx, run, c.start, c.end)
+			if err != nil || uint64(len(es)) != c.want {
+				t.Errorf("ReadRange(%d, %d) = %d events, %v; want %d", c.start, c.end, len(es), err, c.want)
+			}
+			for j, e := range es {
+				if e.Seq != c.start+uint64(j) {
+					t.Errorf("ReadRange(%d, %d)[%d].Seq = %d", c.start, c.end, j, e.Seq)
+				}
+			}
+		}
+		_, err := log.ReadRange(tx, run, 3, 2)
+		wantErr(t, "ReadRange start > end", err, ErrInvalid)
+		_, err = log.ReadRange(tx, RunID{}, 0, 1)
+		wantErr(t, "ReadRange zero run", err, ErrInvalid)
+		res, err := log.VerifyChain(tx, run)
+		if err != nil || !res.Valid || res.Length != 5 {
+			t.Errorf("VerifyChain = %+v, %v", res, err)
+		}
+		res, err = log.VerifyChain(tx, NewRunID())
+		if err != nil || !res.Valid || res.Length != 0 {
+			t.Errorf("VerifyChain(empty) = %+v, %v", res, err)
+		}
+		_, err = log.VerifyChain(tx, RunID{})
+		wantErr(t, "VerifyChain zero run", err, ErrInvalid)
+		_, err = log.Append(tx, run, "t", nil)
+		wantErr(t, "Append in View", err, ErrReadOnly)
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error {
+		_, err := log.Append(tx, RunID{}, "t", nil)
+		wantErr(t, "Append zero run", err, ErrInvalid)
+		_, err = log.Append(tx, run, "", nil)
+		wantErr(t, "Append empty type", err, ErrInvalid)
+		return nil
+	})
+}
+
+// The aliasing rule for payloads: mutating one after Append changes the
+// stored event, and VerifyChain names it.
+func TestEventLogTamperDetected(t *testing.T) {
+	db := openDB(t)
+	log := must[*EventLog[[]byte]](t)(NewEventLog[[]byte](db, "log"))
+	run := NewRunID()
+	payloads := make([][]byte, 4)
+	mustUpdate(t, db, func(tx *Tx) error {
+		for i := range payloads {
+			payloads[i] = []byte{'p', byte('0' + i)}
+			if _, err := log.Append(tx, run, "t", payloads[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	payloads[2][1] = 'X' // violates the aliasing rule
+	mustView(t, db, func(tx *Tx) error {
+		if e, _ := log.Read(tx, run, 2); string(e.Payload) != "pX" {
+			t.Errorf("payload %q: the stored value is a copy", e.Payload)
+		}
+		res, err := log.VerifyChain(tx, run)
+		if err != nil || res.Valid || res.FirstInvalid != 2 || res.Length != 4 {
+			t.Errorf("VerifyChain = %+v, %v; want invalid at 2", res, err)
+		}
+		return nil
+	})
+}
+
+// Concurrent appends to shared runs: lengths equal successful appends,
+// sequences are unique and contiguous, chains stay valid.
+func TestEventLogConcurrentAppends(t *testing.T) {
+	db := openDB(t)
+	log := must[*EventLog[string]](t)(NewEventLog[string](db, "log"))
+	runs := []RunID{NewRunID(), NewRunID()}
+	const workers, per = 4, 200
+	var appended [2]atomic.Int64
+	seqs := make([][]map[uint64]bool, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		seqs[w] = []map[uint64]bool{{}, {}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				r := (w + i) % 2
+				var seq uint64
+				err := db.Update(func(tx *Tx) error {
+					var err error
+					seq, err = log.Append(tx, runs[r], "step", fmt.Sprint(w, i))
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				appended[r].Add(1)
+				seqs[w][r][seq] = true
+			}
+		}()
+	}
+	wg.Wait()
+	for r, run := range runs {
+		all := map[uint64]bool{}
+		for w := range workers {
+			for s := range seqs[w][r] {
+				if all[s] {
+					t.Fatalf("run %d: sequence %d handed out twice", r, s)
+				}
+				all[s] = true
+			}
+		}
+		n := uint64(appended[r].Load())
+		for s := range n {
+			if !all[s] {
+				t.Fatalf("run %d: sequence %d missing (gap)", r, s)
+			}
+		}
+		mustView(t, db, func(tx *Tx) error {
+			if got := log.Len(tx, run); got != n {
+				t.Errorf("run %d: Len %d, want %d successful appends", r, got, n)
+			}
+			res, err := log.VerifyChain(tx, run)
+			if err != nil || !res.Valid || res.Length != n {
+				t.Errorf("run %d: VerifyChain %+v, %v", r, res, err)
+			}
+			return nil
+		})
+	}
+}
+
+// Len and ReadRange in a read-write transaction are phantom-safe.
+func TestEventLogPhantom(t *testing.T) {
+	db := openDB(t)
+	log := must[*EventLog[string]](t)(NewEventLog[string](db, "log"))
+	kv := must[*KVStore[uint64]](t)(NewKVStore[uint64](db, "kv"))
+	run := NewRunID()
+	tx := db.Begin()
+	n := log.Len(tx, run)
+	mustUpdate(t, db, func(tx *Tx) error { _, err := log.Append(tx, run, "t", "x"); return err })
+	if err := kv.Put(tx, run, "seen", n); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "Len raced by an append", tx.Commit(), ErrConflict)
+}

@@ -1,0 +1,204 @@
+package prims
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/substrate-lab/substrate/mvcc"
+	"github.com/substrate-lab/substrate/txn"
+)
+
+// State is a state cell's content: its value, its version (1 after Init or
+// the first Set, +1 per change), and the wall-clock time of the last change
+// (the transaction's timestamp; see Tx).
+type State[S any] struct {
+	Value     S
+	Version   uint64
+	UpdatedAt time.Time
+}
+
+// StateCell is a named store of versioned state cells: for every run, cell
+// names map to a State[S]. Create it with NewStateCell.
+//
+// Every change (Set, CAS, Transition) reads the cell first, so in a
+// read-write transaction concurrent changes of one cell conflict and one
+// retries: versions advance by exactly one per committed change, and no
+// update is lost. Values are stored as given, not copied (see the package's
+// aliasing rule).
+//
+// Each run's cell names are kept in a sorted set (so that a run's cells can
+// be deleted with the run); creating or deleting a cell updates it, which
+// makes concurrent creations in one run conflict. Changes of existing cells
+// do not touch it.
+//
+// Delete removes a cell and its version: a later Init or Set starts again
+// at version 1, so a CAS that expected a version of the deleted cell can
+// match the new one (check UpdatedAt, or avoid reusing names, where that
+// matters).
+type StateCell[S any] struct {
+	db    *DB
+	name  string
+	cells *mvcc.Store[runKey, State[S]]
+	names setIndex[RunID, string]
+}
+
+// NewStateCell returns the state-cell store named name in db, creating it
+// if needed. Naming rules as for NewKVStore.
+func NewStateCell[S any](db *DB, name string) (*StateCell[S], error) {
+	return openNamed(db, name, func() *StateCell[S] {
+		return &StateCell[S]{
+			db:    db,
+			name:  name,
+			cells: newStore[runKey, State[S]](db, hashRunKey),
+			names: newSetIndex[RunID](db, hashRun, strings.Compare),
+		}
+	})
+}
+
+// Name returns the store's name.
+func (c *StateCell[S]) Name() string { return c.name }
+
+// check validates a change of cell (run, name) in tx.
+func (c *StateCell[S]) check(tx *Tx, run RunID, name string) error {
+	if err := tx.checkWrite(c.db); err != nil {
+		return err
+	}
+	if run.IsZero() {
+		return errZeroRun
+	}
+	if name == "" {
+		return errEmptyName
+	}
+	return nil
+}
+
+// Init creates cell name of run with value s at version 1. If the cell
+// exists it fails with an error wrapping ErrExists and writes nothing.
+// Other errors: ErrInvalid (zero run, empty name, nil or foreign tx),
+// ErrReadOnly, ErrTxDone, ErrClosed.
+func (c *StateCell[S]) Init(tx *Tx, run RunID, name string, s S) (uint64, error) {
+	if err := c.check(tx, run, name); err != nil {
+		return 0, err
+	}
+	k := runKey{run, name}
+	if _, ok := txn.Get(tx.tx, c.cells, k); ok {
+		return 0, errCellExists
+	}
+	if err := txn.Put(tx.tx, c.cells, k, State[S]{Value: s, Version: 1, UpdatedAt: tx.now()}); err != nil {
+		return 0, err
+	}
+	_, err := c.names.Add(tx, run, name)
+	return 1, err
+}
+
+// Read returns the cell's state as tx sees it, and whether it exists. It
+// reports false for the zero run, an empty name, a nil, ended or foreign
+// transaction, or a closed DB. The value is the one stored: do not mutate it.
+func (c *StateCell[S]) Read(tx *Tx, run RunID, name string) (State[S], bool) {
+	if !tx.readable(c.db) || run.IsZero() || name == "" {
+		return State[S]{}, false
+	}
+	return txn.Get(tx.tx, c.cells, runKey{run, name})
+}
+
+// Set stores s unconditionally and returns the new version: the current
+// version + 1, or 1 if the cell was absent (Set creates it). Errors as for
+// Init (never ErrExists).
+func (c *StateCell[S]) Set(tx *Tx, run RunID, name string, s S) (uint64, error) {
+	if err := c.check(tx, run, name); err != nil {
+		return 0, err
+	}
+	k := runKey{run, name}
+	cur, ok := txn.Get(tx.tx, c.cells, k)
+	v := cur.Version + 1
+	if err := txn.Put(tx.tx, c.cells, k, State[S]{Value: s, Version: v, UpdatedAt: tx.now()}); err != nil {
+		return 0, err
+	}
+	if !ok {
+		if _, err := c.names.Add(tx, run, name); err != nil {
+			return 0, err
+		}
+	}
+	return v, nil
+}
+
+// CAS stores s if the cell's current version (as tx sees it) is expected,
+// and returns the new version (expected + 1). Otherwise it fails with an
+// error wrapping ErrVersionMismatch and writes nothing; that includes an
+// absent cell (CAS never creates one: use Init, or Set). The version read
+// is validated at commit, so the swap is atomic. Other errors as for Init.
+func (c *StateCell[S]) CAS(tx *Tx, run RunID, name string, expected uint64, s S) (uint64, error) {
+	if err := c.check(tx, run, name); err != nil {
+		return 0, err
+	}
+	k := runKey{run, name}
+	cur, ok := txn.Get(tx.tx, c.cells, k)
+	if !ok {
+		return 0, errNoCell
+	}
+	if cur.Version != expected {
+		return 0, fmt.Errorf("%w: cell %q is at version %d, expected %d", ErrVersionMismatch, name, cur.Version, expected)
+	}
+	v := cur.Version + 1
+	if err := txn.Put(tx.tx, c.cells, k, State[S]{Value: s, Version: v, UpdatedAt: tx.now()}); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// Transition replaces the cell's value with fn(current value) and returns
+// the new version: an atomic read-modify-write. If the cell is absent it
+// fails with an error wrapping ErrNotFound; if fn returns an error, that
+// error is returned unchanged and nothing is written. A nil fn is an error
+// wrapping ErrInvalid; other errors as for Init.
+//
+// fn must be pure: when Update retries a conflicting transaction, fn runs
+// again on the value the new attempt reads. It must not mutate its argument
+// (the stored value; see the aliasing rule): return a new value instead.
+func (c *StateCell[S]) Transition(tx *Tx, run RunID, name string, fn func(S) (S, error)) (uint64, error) {
+	if err := c.check(tx, run, name); err != nil {
+		return 0, err
+	}
+	if fn == nil {
+		return 0, fmt.Errorf("%w: nil transition function", ErrInvalid)
+	}
+	k := runKey{run, name}
+	cur, ok := txn.Get(tx.tx, c.cells, k)
+	if !ok {
+		return 0, errNotFound
+	}
+	s, err := fn(cur.Value)
+	if err != nil {
+		return 0, err
+	}
+	v := cur.Version + 1
+	if err := txn.Put(tx.tx, c.cells, k, State[S]{Value: s, Version: v, UpdatedAt: tx.now()}); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// Delete removes the cell and reports whether it existed (as tx sees it).
+// Deleting an absent cell writes nothing. Errors as for Init.
+func (c *StateCell[S]) Delete(tx *Tx, run RunID, name string) (bool, error) {
+	if err := c.check(tx, run, name); err != nil {
+		return false, err
+	}
+	existed, err := txn.Delete(tx.tx, c.cells, runKey{run, name})
+	if err != nil || !existed {
+		return existed, err
+	}
+	_, err = c.names.Remove(tx, run, name)
+	return true, err
+}
+
+// deleteRun deletes every cell of run and the run's name set.
+func (c *StateCell[S]) deleteRun(tx *Tx, run RunID) error {
+	for _, name := range c.names.Items(tx, run) {
+		if _, err := txn.Delete(tx.tx, c.cells, runKey{run, name}); err != nil {
+			return err
+		}
+	}
+	return c.names.Clear(tx, run)
+}
