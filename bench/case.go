@@ -40,6 +40,9 @@ var groups = []func() []Case{
 	branchCases,
 	memCases,
 	engineCases, // Tier A1 (engine.go)
+	kvstoreCases, statecellCases, eventlogCases, crossCases,
+	crossAllCases, tracestoreCases, runindexCases, indexAmpCases, // cross_txn_all_primitives, Tier C
+	contentionCases, // Tier D (contention.go)
 }
 
 // Cases returns every registered case in report order (core, cache, branch,

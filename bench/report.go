@@ -193,7 +193,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	benchtime := fs.String("benchtime", "", "per-case `benchtime` in go test syntax: a duration (1s, 100ms) or a count (100x); overrides -quick")
 	peers := fs.Bool("peers", true, "also run the peer cases the selected cases are compared with")
 	redisAddr := fs.String("redis", os.Getenv("REDIS_ADDR"), "measure the Redis server at `HOST:PORT` (loopback) in the same run for the Redis Competitiveness Report; default $REDIS_ADDR")
-	gates := fs.Bool("gates", false, "exit 3 when a hard gate of the plan fails (Tier A1 >= 3 µs)")
+	gates := fs.Bool("gates", false, "exit 3 when a hard gate of the plan fails: Tier A1 >= 3 µs; Tier D starvation, operations that gave up, disjoint scaling under the minimum (judged with a core per worker and a window of at least 1 s)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: m3bench [flags]\n\nRuns the M3 benchmark suite in-process and prints the report.\n\n")
 		fs.PrintDefaults()

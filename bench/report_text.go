@@ -325,7 +325,7 @@ func (rep *Report) writeOther(w io.Writer) {
 	known := map[string]bool{"core": true, "cache": true, "branch": true, "mem": true}
 	var rows []CaseResult
 	for _, c := range rep.Cases {
-		if !known[c.Group] && c.Tier != "A1" && c.Tier != "B" && c.Tier != "C" {
+		if !known[c.Group] && c.Tier != "A1" && c.Tier != "B" && c.Tier != "C" && c.Tier != "D" {
 			rows = append(rows, c)
 		}
 	}

@@ -12,6 +12,9 @@ import (
 //	A1  every operation < 3 µs: a hard gate, blocks launch   (tierVerdict, GateFailed)
 //	B   warning above the M3 target; investigate above 50 µs
 //	C   warning above the M3 target
+//	D   disjoint-key scaling minimums: a hard gate where the machine has the
+//	    cores; invariants, starvation and give-ups: failures; same-key
+//	    minimums, p99 > 10x mean, mean attempts > 3: warnings (contentionVerdict)
 const (
 	gateA1Ns        = 3000.0
 	investigateBNs  = 50000.0
@@ -28,6 +31,9 @@ func tierVerdict(r CaseResult) (string, bool) {
 	}
 	if r.Tier == "A0" || r.Tier == "" {
 		return verdict(r), false
+	}
+	if r.Tier == "D" {
+		return contentionVerdict(r)
 	}
 	if r.Metric != "" || r.Gate == observationGate {
 		return "ok (observability)", false
@@ -65,7 +71,7 @@ func (rep *Report) GateFailures() []string {
 	var out []string
 	for _, c := range rep.Cases {
 		if c.GateFailed {
-			out = append(out, fmt.Sprintf("%s: %s (%s)", c.Name, fmtNs(c.NsPerOp), c.Verdict))
+			out = append(out, fmt.Sprintf("%s: %s", c.Name, c.Verdict))
 		}
 	}
 	return out
@@ -76,6 +82,32 @@ var tierTitles = []struct{ tier, title, rule string }{
 	{"A1", "Tier A1: Minimal Correctness Wrapper", "M3 hard gate: every operation < 3 µs (blocks launch). Plan goal = the plan's asymptotic goal."},
 	{"B", "Tier B: Transactional Operations (Primitive Facades)", "M3 gate: warning above the M3 target, investigate above 50 µs. Plan goal = the M3 target."},
 	{"C", "Tier C: Indexed Operations", "M3 gate: warning above the M3 target. Plan goal = the M3 target."},
+}
+
+// writeTierD prints the plan's Tier D table: throughput relative to one
+// worker, p99 over mean, retry rate, starvation, and the verdict.
+func (rep *Report) writeTierD(w io.Writer) {
+	var rows []CaseResult
+	for _, c := range rep.Cases {
+		if c.Tier == "D" {
+			rows = append(rows, c)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n=== Tier D: Contention Behavior ===\n")
+	fmt.Fprintf(w, "Disjoint keys must scale (>=1.8x/3.2x/6.0x of one worker at 2/4/8; hard gate, judged only with that many cores);\n")
+	fmt.Fprintf(w, "same key >=25%%/15%% of one worker at 4/8 (warning). Invariants, starvation and give-ups fail.\n")
+	tw := newTable(w)
+	row(tw, "case", "ops/s", "vs 1 worker", "min", "p99/mean", "retry rate", "max attempts", "min worker ops", "verdict")
+	for _, c := range rows {
+		m := c.Metrics
+		row(tw, c.Name, fmtRate(m["ops/s"]), fmtRatio(m["x-1worker"]), fmt.Sprintf("%gx", m["gate-x"]),
+			fmt.Sprintf("%.1f", m["p99/mean"]), fmt.Sprintf("%.0f%%", m["retry-%"]),
+			fmt.Sprintf("%.0f", m["max-attempts"]), fmt.Sprintf("%.0f", m["min-worker-ops"]), c.Verdict)
+	}
+	tw.Flush()
 }
 
 // writeTiers prints one table per gated tier that ran (A1, B, C): figure,
@@ -99,4 +131,5 @@ func (rep *Report) writeTiers(w io.Writer) {
 		}
 		tw.Flush()
 	}
+	rep.writeTierD(w)
 }
