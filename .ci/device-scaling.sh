@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Scaling and contention figures on a many-core machine (the workplace's
+# lent 16-core box). Test binaries are built beforehand on the dev machine
+# (GOOS/GOARCH linux/amd64) into devbin/, because the lent machine may have
+# no Go toolchain:
+#
+#   go test -c -o devbin/bench.test ./bench
+#   go test -c -o devbin/stress.test ./stress
+#
+# Results go to $OUT (default ./devout). Takes about 3-4 minutes on 16 cores.
+set -euo pipefail
+OUT=${OUT:-$PWD/devout}
+mkdir -p "$OUT"
+root=$PWD
+{
+  echo "host: $(hostname) $(nproc) CPUs"; lscpu 2>/dev/null | grep -E 'Model name|Thread|Core|Socket|NUMA node\(s\)|L3' || true
+  date -u +%FT%TZ
+} > "$OUT/machine.txt"
+cd "$root/bench"
+# 1. Single-thread figures on this machine, for the ratios below.
+"$root/devbin/bench.test" -test.run '^$' -test.bench 'M3/(core_(get|put|cas)_hot|engine_(get|put|cas)_direct|engine_snapshot_acquire|engine_txn_empty_commit)$' \
+  -test.benchtime 300ms -test.count 3 -test.cpu 1 > "$OUT/single.txt" 2>&1 || true
+# 2. RunParallel scaling: ns/op is wall time per operation; perfect scaling halves it per doubling.
+"$root/devbin/bench.test" -test.run '^$' -test.bench 'M3/engine_rmw_disjoint_parallel$|^BenchmarkContention' \
+  -test.benchtime 400ms -test.count 2 -test.cpu 1,2,4,8,16 > "$OUT/parallel.txt" 2>&1 || true
+# 3. The plan's contention protocol (500/2000/500 ms), pinned, every Tier D case.
+"$root/devbin/bench.test" -test.run '^$' -test.bench 'M3/contention/' -test.benchtime 2s -test.count 1 -test.v \
+  > "$OUT/contention.txt" 2>&1 || true
+# 4. The invariant suite at 1..16 procs.
+cd "$root/stress"
+"$root/devbin/stress.test" -test.count 1 -test.cpu 1,2,4,8,16 > "$OUT/stress.txt" 2>&1 && echo "stress: ok" >> "$OUT/stress.txt" || echo "stress: FAILED" >> "$OUT/stress.txt"
+tail -3 "$OUT/stress.txt"
+grep -E '^Benchmark' "$OUT/parallel.txt" | head -40
