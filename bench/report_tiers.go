@@ -50,7 +50,10 @@ func tierVerdict(r CaseResult) (string, bool) {
 		return "pass" + ours, false
 	case "B":
 		switch {
-		case r.NsPerOp > investigateBNs:
+		case r.NsPerOp > investigateBNs && r.PlanGoalNs <= investigateBNs:
+			// The plan's "investigate above 50 µs" is for single
+			// operations; multi-item cases (read_range/100,
+			// verify_chain/1000) have targets above it and only warn.
 			return "warning: investigate (>50 µs)" + ours, false
 		case r.PlanGoalNs > 0 && r.NsPerOp > r.PlanGoalNs:
 			return "warning (over M3 target)" + ours, false

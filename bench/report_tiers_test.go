@@ -68,6 +68,7 @@ func TestTierVerdicts(t *testing.T) {
 		{CaseResult{Tier: "A1", Gate: "none", Figure: Figure{NsPerOp: 9000}}, "ok (observability)", false},
 		{CaseResult{Tier: "B", PlanGoalNs: 5000, Figure: Figure{NsPerOp: 6000}}, "warning (over M3 target)", false},
 		{CaseResult{Tier: "B", PlanGoalNs: 5000, Figure: Figure{NsPerOp: 60000}}, "warning: investigate (>50 µs)", false},
+		{CaseResult{Tier: "B", PlanGoalNs: 2e6, Figure: Figure{NsPerOp: 300e3}}, "pass", false},
 		{CaseResult{Tier: "C", PlanGoalNs: 20000, OurGoalNs: 4000, Figure: Figure{NsPerOp: 5000}}, "pass, over our goal", false},
 		{CaseResult{Tier: "A1", Figure: Figure{Failed: true}}, "FAILED", false},
 	} {
