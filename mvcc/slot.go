@@ -1,6 +1,9 @@
 package mvcc
 
-import "github.com/substrate-lab/substrate/internal/cacheline"
+import (
+	"github.com/substrate-lab/substrate/internal/cacheline"
+	"github.com/substrate-lab/substrate/internal/chaos"
+)
 
 // Slot is one participant's epoch slot in a [Domain]: the word through which
 // the participant announces its active snapshot to the watermark scan.
@@ -60,7 +63,8 @@ func (s *Slot) Overflow() bool { return s.ov != nil }
 func (s *Slot) Acquire() uint64 {
 	s1 := max(s.last, s.d.wm.Load()) // (1)
 	s.w.Store(s1 + 1)                // (2) publishes the lower bound s1 to watermark scans
-	snap := s.d.clock.Load()         // (3)
+	chaos.Yield("mvcc.slot.announced")
+	snap := s.d.clock.Load() // (3)
 	if snap != s1 {
 		s.w.Store(snap + 1) // (4) publishes the exact snapshot
 	}

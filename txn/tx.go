@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"github.com/substrate-lab/substrate/internal/chaos"
 	"github.com/substrate-lab/substrate/mvcc"
 )
 
@@ -217,6 +218,7 @@ func (st *txState) commit() error {
 			return err
 		}
 	}
+	chaos.Yield("txn.commit.prechecked")
 	for _, a := range st.active { // (1)
 		if !a.p.lock() {
 			st.unlockAll()
@@ -224,10 +226,13 @@ func (st *txState) commit() error {
 			return errLockBusy
 		}
 	}
+	chaos.Yield("txn.commit.locked")
 	v := st.e.d.NextVersion() // (2)
+	chaos.Yield("txn.commit.versioned")
 	for _, a := range st.active {
 		a.p.publish(v)
 	}
+	chaos.Yield("txn.commit.published")
 	word := mvcc.LockWord(v)
 	for _, a := range st.active { // (3)
 		if err := a.p.validate(word); err != nil {
@@ -236,9 +241,11 @@ func (st *txState) commit() error {
 			return err
 		}
 	}
+	chaos.Yield("txn.commit.validated")
 	hint := st.slot.Index()
 	for _, a := range st.active { // (4), (5)
 		a.p.install(v, hint)
+		chaos.Yield("txn.commit.installed")
 	}
 	d := st.e.d
 	st.finish() // (6)
