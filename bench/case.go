@@ -28,6 +28,14 @@ type Case struct {
 	Metric string
 	// Run is the benchmark body. It builds its own fixture outside the timer.
 	Run func(b *testing.B)
+	// Op, when set, builds the case's fixture (the same one Run uses) and
+	// returns one operation of the case as a closure, for the latency pass
+	// (latency.go), which times single operations, or batches of fast ones,
+	// into an HDR histogram. done, which may be nil, is called once after
+	// the pass and fails b if the operations went wrong (a miss, a failed
+	// commit), like the checks at the end of Run. Nil: the case has no
+	// latency row. Ops are attached by name in latency_ops.go.
+	Op func(b *testing.B) (op func(), done func())
 }
 
 // groups lists, in report order, the functions that contribute cases. Each
@@ -52,6 +60,7 @@ func Cases() []Case {
 	for _, g := range groups {
 		out = append(out, g()...)
 	}
+	attachLatencyOps(out)
 	return out
 }
 

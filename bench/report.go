@@ -49,12 +49,14 @@ type Options struct {
 	// Count is how many times each case runs; the report keeps the median of
 	// each figure. Values below 1 mean 1.
 	Count int
-	// Filter selects cases by Name and peers by "Peers/" + PeerCase.Name().
+	// Filter selects cases by Name and peers by "Peers/" + PeerCase.Name()
+	// (Tier A0 maps) or "PeersB/" + PeerCase.Name() (Tier B KV stores).
 	// Nil selects everything.
 	Filter *regexp.Regexp
 	// WithPeers also runs, for every selected case that has a peer operation
-	// (core_get_hot -> load, ...), that operation's peer cases, so that the
-	// ratio columns are filled in even when Filter names only cases.
+	// (core_get_hot -> load, kvstore_get -> kv_get, kvstore_put -> kv_put
+	// and kv_rmw, ...), that operation's peer cases, so that the ratio
+	// columns are filled in even when Filter names only cases.
 	WithPeers bool
 	// Redis, when set, names a Redis server to measure in the same run for
 	// the Redis Competitiveness Report. Nil: the report shows the plan's
@@ -62,6 +64,23 @@ type Options struct {
 	Redis *RedisConfig
 	// JSONPath, when set, receives the whole report as JSON.
 	JSONPath string
+	// HTMLPath, when set, receives the report as one self-contained HTML
+	// page: charts as inline PNG images, and the text report's tables.
+	HTMLPath string
+	// Latency is the latency pass's budget per operation, in the syntax of
+	// BenchTime: a duration ("1s", "100ms") or a sample count ("1000x");
+	// "0" skips the pass. Empty follows BenchTime: its duration capped at
+	// DefaultLatencyTime, or the same count.
+	Latency string
+	// Baseline, when set, is a saved run (LoadBaseline) that the report
+	// compares this run with, benchstat-style.
+	Baseline *Baseline
+	// SaveBaseline, when set, names the baseline this run is saved as (see
+	// ValidBaselineName), in BaselineDir.
+	SaveBaseline string
+	// BaselineDir is the directory baselines are saved in; empty means
+	// DefaultBaselineDir.
+	BaselineDir string
 	// Stdout receives the text report; nil means io.Discard.
 	Stdout io.Writer
 	// Progress receives one line per benchmark as it finishes; nil means
@@ -86,6 +105,9 @@ type Figure struct {
 	Runs int `json:"runs"`
 	// NsSamples is ns/op of every run, in order, so the spread is visible.
 	NsSamples []float64 `json:"ns_samples,omitempty"`
+	// MetricSamples holds every run's value of each extra metric, by unit,
+	// in order (the baseline comparison tests them like NsSamples).
+	MetricSamples map[string][]float64 `json:"metric_samples,omitempty"`
 	// Failed reports that the body failed (b.Fatal, b.Error, or a run with
 	// no iterations) in at least one run; the other figures are then not to
 	// be trusted.
@@ -169,6 +191,16 @@ type Report struct {
 	// Cases and Peers hold the results in run order.
 	Cases []CaseResult `json:"cases"`
 	Peers []PeerResult `json:"peers,omitempty"`
+	// PeersB holds the Tier B peers (PeersB: embedded transactional KV
+	// stores) in run order, and KVPeers their comparison with substrate.
+	PeersB  []PeerResult `json:"peers_b,omitempty"`
+	KVPeers []KVPeerRow  `json:"kv_peers,omitempty"`
+	// Latency holds the latency distribution of every selected operation
+	// that has an Op, from the latency pass.
+	Latency []LatencyResult `json:"latency,omitempty"`
+	// LatencyBudget is the latency pass's budget per operation ("100ms",
+	// "1000x"); empty when the pass did not run.
+	LatencyBudget string `json:"latency_budget,omitempty"`
 	// Assessments holds the cache-locality and branch checks that could be
 	// made from the cases that ran.
 	Assessments []Assessment `json:"assessments,omitempty"`
@@ -177,22 +209,32 @@ type Report struct {
 	// Redis is what was measured of a real Redis server in the same run
 	// (Measured false, with the reason, when none was).
 	Redis *RedisResult `json:"redis,omitempty"`
+	// Comparison is this run against the baseline named by -baseline, if
+	// any.
+	Comparison *Comparison `json:"comparison,omitempty"`
 }
 
 // Main is cmd/m3bench: it parses args (without the program name), runs the
 // selected cases in-process, prints the report to stdout and progress to
-// stderr, and returns the exit code: 0 on success, 1 if a benchmark failed
-// or the JSON file could not be written, 2 for bad flags.
+// stderr, and returns the exit code: 0 on success, 1 if a benchmark failed,
+// an output file (JSON, HTML, baseline) could not be written or the
+// baseline to compare with is corrupt, 2 for bad flags (including a bad
+// baseline name or a baseline that does not exist), 3 when -gates is set
+// and a hard gate fails. Baselines are checked before anything runs.
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("m3bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "short run: "+QuickBenchTime+" per case instead of "+DefaultBenchTime)
-	benchRE := fs.String("bench", "", "run only cases (by plan name, e.g. core_) and peers (by Peers/impl=X/op=Y) matching this `regexp`")
+	benchRE := fs.String("bench", "", "run only cases (by plan name, e.g. core_) and peers (by Peers/impl=X/op=Y, PeersB/impl=X/op=Y) matching this `regexp`")
 	jsonPath := fs.String("json", "", "also write every figure, verdict, ratio and the environment as JSON to this `file`")
 	count := fs.Int("count", 1, "run each case `n` times and report the median")
 	benchtime := fs.String("benchtime", "", "per-case `benchtime` in go test syntax: a duration (1s, 100ms) or a count (100x); overrides -quick")
 	peers := fs.Bool("peers", true, "also run the peer cases the selected cases are compared with")
 	redisAddr := fs.String("redis", os.Getenv("REDIS_ADDR"), "measure the Redis server at `HOST:PORT` (loopback) in the same run for the Redis Competitiveness Report; default $REDIS_ADDR")
+	htmlPath := fs.String("html", "", "also write the report as one self-contained HTML page with charts to this `file`")
+	latency := fs.String("latency", "", "`budget` per operation of the latency pass (HDR percentiles of the Tier A and B operations): a duration (1s, 100ms) or a sample count (1000x); 0 skips it (default: the benchtime, capped at "+DefaultLatencyTime.String()+")")
+	saveBaseline := fs.String("save-baseline", "", "save this run's figures as baseline `NAME` in "+DefaultBaselineDir+" (letters, digits, '.', '_', '-')")
+	baseline := fs.String("baseline", "", "compare this run with the baseline `NAME` saved earlier by -save-baseline (benchstat-style: old, new, delta, p-value)")
 	gates := fs.Bool("gates", false, "exit 3 when a hard gate of the plan fails: Tier A1 >= 3 µs; Tier D starvation, operations that gave up, disjoint scaling under the minimum (judged with a core per worker and a window of at least 1 s)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: m3bench [flags]\n\nRuns the M3 benchmark suite in-process and prints the report.\n\n")
@@ -214,7 +256,26 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := Options{
 		BenchTime: DefaultBenchTime, Count: *count, WithPeers: *peers,
-		JSONPath: *jsonPath, Stdout: stdout, Progress: stderr,
+		JSONPath: *jsonPath, HTMLPath: *htmlPath, Latency: *latency,
+		Stdout: stdout, Progress: stderr,
+	}
+	if *saveBaseline != "" {
+		if err := ValidBaselineName(*saveBaseline); err != nil {
+			fmt.Fprintf(stderr, "m3bench: -save-baseline: %v\n", err)
+			return 2
+		}
+		opts.SaveBaseline = *saveBaseline
+	}
+	if *baseline != "" {
+		b, err := LoadBaseline(DefaultBaselineDir, *baseline)
+		if err != nil {
+			fmt.Fprintf(stderr, "m3bench: -baseline: %v\n", err)
+			if errors.Is(err, ErrBadBaselineName) || errors.Is(err, ErrNoBaseline) {
+				return 2
+			}
+			return 1
+		}
+		opts.Baseline = b
 	}
 	if *quick {
 		opts.BenchTime = QuickBenchTime
@@ -272,16 +333,18 @@ func (e usageError) Error() string { return e.msg }
 // purpose.
 var runForMain = Run
 
-// Run runs the cases and peers selected by opts with testing.Benchmark,
-// writes the text report to opts.Stdout and, if asked, the JSON file, and
-// returns the report. A failed benchmark is recorded in the report (Failed),
-// not returned as an error; errors are bad options and I/O.
+// Run runs the cases and peers (Peers, PeersB) selected by opts with
+// testing.Benchmark, then the latency pass over the selected cases that
+// have an Op, writes the text report to opts.Stdout and, if asked, the
+// JSON and HTML files and the baseline, and returns the report. A failed
+// benchmark is recorded in the report (Failed), not returned as an error;
+// errors are bad options and I/O.
 func Run(opts Options) (*Report, error) {
-	return run(opts, Cases(), Peers())
+	return run(opts, Cases(), Peers(), PeersB())
 }
 
 // run is Run over explicit case and peer lists, so tests can inject cases.
-func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
+func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) {
 	if opts.BenchTime == "" {
 		opts.BenchTime = DefaultBenchTime
 	}
@@ -293,6 +356,15 @@ func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
+	}
+	if opts.SaveBaseline != "" {
+		if err := ValidBaselineName(opts.SaveBaseline); err != nil {
+			return nil, usageError{err.Error()}
+		}
+	}
+	lat, err := latencyBudgetFor(opts.Latency, opts.BenchTime)
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
 
 	// testing.Benchmark reads the -test.benchtime flag; register the
@@ -309,7 +381,16 @@ func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
 		return nil, usageError{fmt.Sprintf("bad benchtime %q: %v", opts.BenchTime, err)}
 	}
 
-	plan := selectRuns(opts, cases, peers)
+	families := []peerFamily{
+		{prefix: "Peers/", peers: peers, opsOf: func(c string) []string {
+			if op, ok := peerOpOf[c]; ok {
+				return []string{op}
+			}
+			return nil
+		}},
+		{prefix: "PeersB/", peers: peersB, opsOf: func(c string) []string { return peerBOpsOf[c] }},
+	}
+	plan := selectRuns(opts, cases, families)
 	if len(plan) == 0 {
 		return nil, usageError{fmt.Sprintf("no benchmark matches -bench %q", filterString(opts.Filter))}
 	}
@@ -332,9 +413,13 @@ func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
 		fig := measure(item.run(), opts.Count)
 		ReleaseFixtures()
 		fmt.Fprintf(opts.Progress, "[%d/%d] %s  %s\n", i+1, len(plan), item.name(), progressFigure(item, fig))
-		if item.c != nil {
+		switch {
+		case item.c != nil:
 			rep.Cases = append(rep.Cases, caseResult(*item.c, fig))
-		} else {
+		case item.family == "PeersB/":
+			p := item.p
+			rep.PeersB = append(rep.PeersB, PeerResult{Name: item.name(), Impl: p.Impl, Op: p.Op, Unit: "ns/op", Figure: fig})
+		default:
 			p := item.p
 			unit := "ns/op"
 			if p.Op == "mem" {
@@ -347,10 +432,26 @@ func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
 		}
 	}
 	rep.fillRatios()
+	rep.KVPeers = rep.kvPeerRows()
 	rep.assess()
+	if !lat.off() {
+		rep.LatencyBudget = lat.String()
+		if err := btFlag.Value.Set("1x"); err != nil {
+			return nil, err
+		}
+		rep.Latency = runLatency(plan, lat, opts.Progress)
+		for _, l := range rep.Latency {
+			if l.Failed {
+				rep.Failed = append(rep.Failed, "latency/"+l.Name)
+			}
+		}
+	}
 	if opts.Redis != nil {
 		res := MeasureRedis(*opts.Redis, func(l string) { fmt.Fprintln(opts.Progress, l) })
 		rep.Redis = &res
+	}
+	if opts.Baseline != nil {
+		rep.Comparison = Compare(opts.Baseline, rep)
 	}
 
 	if err := rep.WriteText(opts.Stdout); err != nil {
@@ -361,20 +462,38 @@ func run(opts Options, cases []Case, peers []PeerCase) (*Report, error) {
 			return rep, err
 		}
 	}
+	if opts.HTMLPath != "" {
+		if err := rep.writeHTMLFile(opts.HTMLPath); err != nil {
+			return rep, err
+		}
+	}
+	if opts.SaveBaseline != "" {
+		dir := opts.BaselineDir
+		if dir == "" {
+			dir = DefaultBaselineDir
+		}
+		path, err := SaveBaseline(dir, opts.SaveBaseline, rep)
+		if err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(opts.Progress, "saved baseline %q to %s\n", opts.SaveBaseline, path)
+	}
 	return rep, nil
 }
 
-// runItem is one entry of the run plan: a case or a peer.
+// runItem is one entry of the run plan: a case, or a peer of a family
+// ("Peers/" for Tier A0, "PeersB/" for Tier B).
 type runItem struct {
-	c *Case
-	p *PeerCase
+	c      *Case
+	p      *PeerCase
+	family string
 }
 
 func (it runItem) name() string {
 	if it.c != nil {
 		return it.c.Name
 	}
-	return "Peers/" + it.p.Name()
+	return it.family + it.p.Name()
 }
 
 func (it runItem) run() func(*testing.B) {
@@ -393,13 +512,34 @@ func (it runItem) isSize() bool {
 	return it.p.Op == "mem"
 }
 
+// peerFamily is one peer table: its name prefix in -bench ("Peers/",
+// "PeersB/"), its peers, and the peer operations each case is compared
+// with.
+type peerFamily struct {
+	prefix string
+	peers  []PeerCase
+	opsOf  func(caseName string) []string
+}
+
+// peerBOpsOf maps the Tier B cases to the PeersB operations they are
+// compared with: kvstore_put also brings the read-modify-write peers, the
+// other write the bars of issue 4 name.
+var peerBOpsOf = map[string][]string{
+	"kvstore_get": {"kv_get"},
+	"kvstore_put": {"kv_put", "kv_rmw"},
+}
+
 // selectRuns orders the work: each selected case, followed directly by the
-// not-yet-run peers of its operation (so that a case and the peers it is
-// compared with run close together in time, under the same machine state),
-// then any remaining selected peers.
-func selectRuns(opts Options, cases []Case, peers []PeerCase) []runItem {
+// not-yet-run peers of its operations in every family (so that a case and
+// the peers it is compared with run close together in time, under the same
+// machine state), then any remaining selected peers. A case's peers run
+// when opts.WithPeers is set or when they match the filter themselves.
+func selectRuns(opts Options, cases []Case, families []peerFamily) []runItem {
 	match := func(name string) bool { return opts.Filter == nil || opts.Filter.MatchString(name) }
-	done := make([]bool, len(peers))
+	done := make([][]bool, len(families))
+	for f := range families {
+		done[f] = make([]bool, len(families[f].peers))
+	}
 	var plan []runItem
 	for i := range cases {
 		c := &cases[i]
@@ -407,21 +547,23 @@ func selectRuns(opts Options, cases []Case, peers []PeerCase) []runItem {
 			continue
 		}
 		plan = append(plan, runItem{c: c})
-		op, ok := peerOpOf[c.Name]
-		if !ok {
-			continue
-		}
-		for j := range peers {
-			p := &peers[j]
-			if !done[j] && p.Op == op && (opts.WithPeers || match("Peers/"+p.Name())) {
-				done[j] = true
-				plan = append(plan, runItem{p: p})
+		for f, fam := range families {
+			for _, op := range fam.opsOf(c.Name) {
+				for j := range fam.peers {
+					p := &fam.peers[j]
+					if !done[f][j] && p.Op == op && (opts.WithPeers || match(fam.prefix+p.Name())) {
+						done[f][j] = true
+						plan = append(plan, runItem{p: p, family: fam.prefix})
+					}
+				}
 			}
 		}
 	}
-	for j := range peers {
-		if !done[j] && match("Peers/"+peers[j].Name()) {
-			plan = append(plan, runItem{p: &peers[j]})
+	for f, fam := range families {
+		for j := range fam.peers {
+			if !done[f][j] && match(fam.prefix+fam.peers[j].Name()) {
+				plan = append(plan, runItem{p: &fam.peers[j], family: fam.prefix})
+			}
 		}
 	}
 	return plan
@@ -483,8 +625,10 @@ func measure(body func(*testing.B), count int) Figure {
 	for unit, xs := range extra {
 		if fig.Metrics == nil {
 			fig.Metrics = map[string]float64{}
+			fig.MetricSamples = map[string][]float64{}
 		}
 		fig.Metrics[unit] = median(xs)
+		fig.MetricSamples[unit] = xs
 	}
 	return fig
 }

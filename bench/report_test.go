@@ -104,7 +104,7 @@ func TestRunReportsFailures(t *testing.T) {
 		}},
 	}
 	var out bytes.Buffer
-	rep, err := run(Options{BenchTime: "10x", Stdout: &out}, cases, nil)
+	rep, err := run(Options{BenchTime: "10x", Stdout: &out}, cases, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

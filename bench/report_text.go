@@ -10,21 +10,27 @@ import (
 
 // WriteText renders the report as the plan-style text report: the
 // Environment block with the reference-platform caveat, then the Tier A0
-// table with peer ratios, the peer figures, the cache-locality and branch
-// tables with the plan's assessments, memory overhead, any other cases, and
-// the list of failures. Sections with no results are omitted.
+// table with peer ratios, the Tier A1-D tables, the Facade Tax Report, the
+// latency distribution, the peer figures (Tier A0 maps, Tier B KV stores),
+// the cache-locality and branch tables with the plan's assessments, memory
+// overhead, any other cases, the Redis Competitiveness Report, the
+// comparison with a baseline, and the list of failures. Sections with no
+// results are omitted.
 func (rep *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	rep.writeHeader(ew)
 	rep.writeCore(ew)
 	rep.writeTiers(ew)
 	rep.writeFacadeTax(ew)
+	rep.writeLatency(ew)
 	rep.writePeers(ew)
+	rep.writePeersB(ew)
 	rep.writeCache(ew)
 	rep.writeBranch(ew)
 	rep.writeMem(ew)
 	rep.writeOther(ew)
 	rep.writeRedis(ew)
+	rep.writeComparison(ew)
 	if len(rep.Failed) > 0 {
 		fmt.Fprintf(ew, "\nFAILED: %s\n", strings.Join(rep.Failed, ", "))
 		fmt.Fprintf(ew, "  (rerun one with `go test ./bench -run '^$' -bench 'M3/<name>$' -benchtime 1x` to see its message)\n")

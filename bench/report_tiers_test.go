@@ -43,7 +43,7 @@ func TestGatesExitNonZero(t *testing.T) {
 		{"gate met, -gates", 0, []string{"-gates", "-benchtime", "50x"}, 0, "pass"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runForMain = func(o Options) (*Report, error) { return run(o, gateCases(tc.op), nil) }
+			runForMain = func(o Options) (*Report, error) { return run(o, gateCases(tc.op), nil, nil) }
 			var out, errOut bytes.Buffer
 			if got := Main(tc.args, &out, &errOut); got != tc.want {
 				t.Fatalf("Main(%v) = %d, want %d\nstderr: %s", tc.args, got, tc.want, errOut.String())
