@@ -102,7 +102,8 @@ func SaveBaseline(dir, name string, rep *Report) (string, error) {
 	}
 	_, werr := tmp.Write(append(data, '\n'))
 	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
+	merr := os.Chmod(tmp.Name(), 0o644) // CreateTemp makes it 0600
+	if err := errors.Join(werr, cerr, merr); err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("save baseline %q: %w", name, err)
 	}
@@ -342,8 +343,14 @@ func Compare(base *Baseline, rep *Report) *Comparison {
 		}
 		cmp.Rows = append(cmp.Rows, r)
 	}
+	// A run narrowed by -bench lists only the baseline's benchmarks that
+	// its filter would have selected.
+	var filter *regexp.Regexp
+	if rep.Filter != "" {
+		filter, _ = regexp.Compile(rep.Filter)
+	}
 	for _, s := range old.benchmarks() {
-		if !seen[s.name] {
+		if !seen[s.name] && (filter == nil || filter.MatchString(s.name)) {
 			cmp.OnlyOld = append(cmp.OnlyOld, s.name)
 		}
 	}
@@ -424,12 +431,20 @@ func (rep *Report) writeComparison(w io.Writer) {
 		fmt.Fprintf(w, "Save and compare with -count %d or more on both sides.\n", max(c.MinRuns, 6))
 	}
 	if len(c.OnlyOld) > 0 {
-		fmt.Fprintf(w, "Only in the baseline: %s\n", strings.Join(c.OnlyOld, ", "))
+		fmt.Fprintf(w, "Only in the baseline: %s\n", shortList(c.OnlyOld, 12))
 	}
 	if len(c.OnlyNew) > 0 {
-		fmt.Fprintf(w, "Only in this run: %s\n", strings.Join(c.OnlyNew, ", "))
+		fmt.Fprintf(w, "Only in this run: %s\n", shortList(c.OnlyNew, 12))
 	}
 	for _, n := range c.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
+}
+
+// shortList joins names, the first n of them and a count of the rest.
+func shortList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }

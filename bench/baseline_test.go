@@ -106,6 +106,16 @@ func TestBaselineRoundTripAndCompare(t *testing.T) {
 		t.Errorf("geomean %+v, min runs %d, alpha %v", c.Geomean, c.MinRuns, c.Alpha)
 	}
 
+	// A run narrowed by -bench does not list what its filter left out.
+	narrow := sampleReport([]float64{10}, []float64{20}, []float64{30})
+	narrow.Cases, narrow.PeersB, narrow.Filter = narrow.Cases[:1], nil, "^core_"
+	if n := Compare(b, narrow); strings.Join(n.OnlyOld, ",") != "core_put_hot,core_cas_hot" {
+		t.Errorf("narrowed run: only old = %v", n.OnlyOld)
+	}
+	if got := shortList([]string{"a", "b", "c"}, 2); got != "a, b and 1 more" {
+		t.Errorf("shortList = %q", got)
+	}
+
 	cur.Comparison = c
 	var out strings.Builder
 	cur.writeComparison(&out)

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"image/color"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -188,7 +189,7 @@ func (rep *Report) cacheChart() htmlChart {
 		}
 	}
 	if len(pts) < 2 {
-		ch.Omitted = fmt.Sprintf("it needs at least two of the cache_* cases and %d ran (the others were filtered out by -bench or failed).", len(pts))
+		ch.Omitted = fmt.Sprintf("It needs at least two of the cache_* cases and %d ran (the others were filtered out by -bench or failed).", len(pts))
 		return ch
 	}
 	p := newPlot("Cache locality: Load latency against working set", "working set (keys, log scale)", "ns/op")
@@ -247,7 +248,7 @@ func (rep *Report) scalingChart() htmlChart {
 		maxW = max(maxW, float64(n))
 	}
 	if len(kinds) == 0 {
-		ch.Omitted = "no contention/* case ran (filtered out by -bench, or failed)."
+		ch.Omitted = "No contention/* case ran (filtered out by -bench, or failed)."
 		return ch
 	}
 	p := newPlot("Throughput relative to one worker", "workers", "× one worker's throughput")
@@ -308,7 +309,7 @@ func (rep *Report) latencyChart(title string, tiers ...string) htmlChart {
 		args = append(args, name, plotter.XYs{{X: 0, Y: r.P50Ns}, {X: 1, Y: r.P95Ns}, {X: 2, Y: r.P99Ns}, {X: 3, Y: r.MaxNs}})
 	}
 	if len(args) == 0 {
-		ch.Omitted = fmt.Sprintf("no Tier %s operation was in the latency pass (filtered out by -bench, -latency 0, or failed).", strings.Join(tiers, "/"))
+		ch.Omitted = fmt.Sprintf("No Tier %s operation was in the latency pass (filtered out by -bench, -latency 0, or failed).", strings.Join(tiers, "/"))
 		return ch
 	}
 	p := newPlot(title, "percentile", "ns per operation (log scale)")
@@ -322,7 +323,9 @@ func (rep *Report) latencyChart(title string, tiers ...string) htmlChart {
 		ch.Omitted = err.Error()
 		return ch
 	}
-	p.Y.Min, p.Y.Max = p.Y.Min/1.5, p.Y.Max*1.5 // keep the extreme points off the frame
+	// Whole decades, so that both ends of the log axis are labelled.
+	p.Y.Min = math.Pow(10, math.Floor(math.Log10(p.Y.Min)))
+	p.Y.Max = math.Pow(10, math.Ceil(math.Log10(p.Y.Max*1.2)))
 	ch.Caption = "From the latency pass's HDR histograms (budget " + orDash(rep.LatencyBudget) + " per operation)."
 	if batched {
 		ch.Caption += fmt.Sprintf(" Rows marked batch ×%d took under %s and were timed %d at a time: their points are percentiles of %d-op means.",
@@ -354,7 +357,7 @@ func (rep *Report) facadeChart() htmlChart {
 		}
 	}
 	if !ran {
-		ch.Omitted = "none of core_get_hot, engine_get_direct, kvstore_get, core_put_hot, engine_put_direct, kvstore_put ran (filtered out by -bench, or failed)."
+		ch.Omitted = "None of core_get_hot, engine_get_direct, kvstore_get, core_put_hot, engine_put_direct, kvstore_put ran (filtered out by -bench, or failed)."
 		return ch
 	}
 	p := newPlot("Facade tax: the same operation at each layer", "", "ns/op")

@@ -106,8 +106,8 @@ func TestWriteHTMLMissingData(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Cache locality (Tier A0): omitted.", "at least two of the cache_* cases and 1 ran",
-		"Scaling against workers (Tier D): omitted.", "no contention/* case ran",
-		"no Tier A0/A1 operation was in the latency pass", "no Tier B operation",
+		"Scaling against workers (Tier D): omitted.", "No contention/* case ran",
+		"No Tier A0/A1 operation was in the latency pass", "No Tier B operation",
 		"Facade tax (A0 → A1 → B): omitted.",
 	} {
 		if !strings.Contains(page, want) {
