@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/prims"
 	"github.com/substrate-lab/substrate/stress"
 )
@@ -170,9 +171,18 @@ func cellIncr(v int64) (int64, error) { return v + 1, nil }
 // cellWorker is one worker's pre-built transaction closure: it counts its
 // own runs (attempts) so that the measured loop allocates nothing of its
 // own.
+//
+// attempts is written on every attempt, and the workers' objects are
+// allocated one after another, so unpadded they share cache lines and the
+// harness itself makes disjoint workers contend. Padded to its own
+// 128-byte block (cacheline.PadSize): Tier D contention/disjoint/2 on the
+// 2-core VM went from 1.12-1.83x to 1.59-1.86x of one worker (lazy clock,
+// short protocol; docs/ARCHITECTURE.md, "Layout").
 type cellWorker struct {
+	_        cacheline.Pad128
 	attempts int
 	fn       func(tx *prims.Tx) error
+	_        cacheline.Pad128
 }
 
 // newContentionFixture builds kind's fixture for workers goroutines.

@@ -472,8 +472,10 @@ func benchEngineBytesPerVersion(b *testing.B) {
 // Compare -cpu 1,2,...: ns/op is wall time per transaction, so perfect
 // scaling halves it at -cpu 2. A conflict fails the benchmark (disjoint keys
 // never conflict), and the final sum must equal the number of increments.
-// Expect poor scaling: every commit writes the global version clock (see
-// mvcc.Domain's clock for the figures and the way out).
+// No commit writes a line another goroutine's commits write: the lazy
+// clock is only read once dirty (mvcc.Domain), and transaction objects are
+// padded (txn's txState and storeTx); figures in docs/ARCHITECTURE.md,
+// Tier A1.
 func benchEngineRMWDisjointParallel(b *testing.B) {
 	f := newEngineFixture(b, randomKeys(coreKeys))
 	var before uint64

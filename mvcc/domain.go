@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"math/bits"
+	"math/rand/v2"
 	"sync/atomic"
 
 	"github.com/substrate-lab/substrate/arena"
@@ -13,89 +14,190 @@ import (
 // way and cost the watermark scan one pointer hop each.
 const NumSlots = 256
 
-// WatermarkEvery is how often, in commit versions, a committer recomputes
-// the cached watermark: the committer whose version is a multiple of it does
-// (see [Domain.NoteCommit]). Between recomputations the cached value lags,
-// which only delays GC: a hot key updated k times between two
-// recomputations keeps up to about k+2 versions.
+// WatermarkEvery bounds the versions a hot record accumulates between
+// watermark recomputations: a commit that gives one record its
+// WatermarkEvery-th version in a clock tick recomputes it (see
+// [Slot.NoteCommit]), so a hot key keeps up to about WatermarkEvery+2
+// versions while no snapshot pins the watermark.
 const WatermarkEvery = 32
 
-// Domain is a versioning domain: the global version clock, the epoch slots
-// of its participants and the cached GC watermark. Every [Store] belongs to
-// one Domain, and a transaction may span any stores of the same Domain.
+// refreshEvery is how often, in its own commits, a participant considers
+// recomputing the watermark (and advancing the clock) for the sake of node
+// reuse, when no record is hot. Each recomputation costs every other core a
+// few cache misses (the clock advance, the next commit's dirty mark, the
+// watermark store, the slot scan), so it is kept rarer than WatermarkEvery:
+// measured on the 2-core VM (bench engine_rmw_disjoint_parallel, 9 paired
+// 150ms runs in windows where a no-shared-state probe showed two full
+// cores, medians), -cpu 2 went from 100.6 ns/op at 32 commits to 96.8 at
+// 128 (faster in 7 of 9 pairs; -cpu 1 about 170 for both). Node reuse lags
+// a period or two, which the pool's free lists absorb.
+const refreshEvery = 4 * WatermarkEvery
+
+// maxWatermarkEvery bounds the back-off of [Slot.NoteCommit] while the
+// watermark is pinned by an old snapshot (recomputing cannot move it then).
+const maxWatermarkEvery = 8 * refreshEvery
+
+// SeqBits is the number of low bits of a version that order the versions of
+// one record within one clock tick. A version is tick<<SeqBits | seq; a
+// snapshot is the bound tick<<SeqBits | (1<<SeqBits - 1) and sees every
+// version of that tick or an earlier one. 8 bits leave 55 bits of ticks:
+// the clock ticks at most once per CAS on its line (tens of millions per
+// second at the very most), which lasts decades.
+const SeqBits = 8
+
+const seqMask = 1<<SeqBits - 1
+
+// bound is the snapshot that sees every version of tick t or earlier.
+func bound(t uint64) uint64 { return t<<SeqBits | seqMask }
+
+// Tick returns the clock tick of a version or snapshot (its bits above
+// SeqBits).
+func Tick(v uint64) uint64 { return v >> SeqBits }
+
+// Domain is a versioning domain: the lazy commit clock, the epoch slots of
+// its participants and the cached GC watermark. Every [Store] belongs to one
+// Domain, and a transaction may span any stores of the same Domain.
 //
 // All methods are safe for concurrent use. Reading the clock, acquiring and
-// releasing a snapshot, and Epoch/Safe are wait-free and allocate nothing;
+// releasing a snapshot, and Epoch/Safe allocate nothing; a read-write
+// snapshot and Epoch/Safe are wait-free, a fresh snapshot is lock-free (a
+// CAS loop that fails only while other acquirers advance the clock for it);
 // the watermark recomputation is O(slots in use) and lock-free. A Domain is
 // large (about 33 KB: every slot has its own 128-byte block) and must not be
 // copied; create it with [NewDomain].
 //
-// Domain implements [arena.Epochs]: Epoch is the clock and Safe is the
-// watermark (see the package documentation for why that is sound).
+// Domain implements [arena.Epochs]: Epoch and Safe are both the cached
+// watermark (see [Domain.Epoch] for why that is sound).
 //
-// Pedigree: TL2's global version clock (Dice, Shalev, Shavit, DISC'06) and
-// Fraser's epoch-based reclamation, with per-participant slots that hold a
-// snapshot version rather than an epoch counter, as in Hekaton's
-// oldest-active-transaction GC.
+// # The clock
+//
+// The clock word is C = t<<1 | dirty, t the tick. Versions are
+// tick<<SeqBits | seq, snapshots are bounds tick<<SeqBits | seqMask (see
+// [SeqBits]). Commit versions are not unique: disjoint commits of one tick
+// share versions, and only the versions along one record's chain strictly
+// increase. Invariants (I1-I4 hold at every moment, in the total order Go's
+// sync/atomic operations take):
+//
+//	I1. t+dirty never decreases.
+//	I2. A commit that has returned, at version V, left C with dirty set and
+//	    t >= Tick(V)-1, or clean and t >= Tick(V). Every later value of C
+//	    keeps that: transitions only set dirty, raise t, or clear dirty
+//	    while adding 1 to t.
+//	I3. A commit takes its version after locking its write set, from the C
+//	    value of its last access to C (a load, or its successful CAS):
+//	    Tick(V) >= t(c)+1.
+//	I4. Every version on a record's chain, and every version any committer
+//	    is about to install, has Tick <= t+dirty (+1 for a committer that has
+//	    loaded c but not yet raised it).
+//
+// Protocols, as numbered steps:
+//
+// Commit ([Domain.CommitVersion], called with the write set locked):
+//
+//  1. c := C.Load(); V := max((t(c)+1)<<SeqBits, floor), where floor is 1 +
+//     the newest installed version of every record written (chains strictly
+//     increase).
+//  2. If c is clean, CAS it to dirty; if Tick(V)-1 > t(c) (a record's seqs
+//     ran past the tick: more than 1<<SeqBits commits of one key in one
+//     tick), CAS t up to Tick(V)-1, dirty. On CAS failure reload and redo
+//     from 1. So while C is dirty and no record runs out of seqs, a commit
+//     only reads C: the line stays shared in every core's cache and commits
+//     of disjoint keys do not write any common line.
+//
+// Fresh snapshot ([Slot.Acquire]: read-only transactions, View):
+//
+//  1. c := C.Load(); while c is dirty, CAS it to (t(c)+1)<<1 (advance and
+//     clean); on failure reload (another acquirer may have advanced it).
+//  2. S := bound(t(c)) of the clean value established (by the successful
+//     CAS, or by the load that found C clean).
+//
+// Why a fresh snapshot is consistent and fresh (strict serializability):
+//
+//  1. Let E be the event that established S (the CAS, or the load). A
+//     commit whose last access to C came after E saw t >= t(S) (I1 and
+//     clean at E), so by I3 Tick(V) >= t(S)+1 and V > S: it is invisible.
+//  2. A commit with V <= S therefore accessed C before E, and locked its
+//     write set before that (I3): before the reader read any record. The
+//     reader meets each of its records either still locked, with the
+//     pending version unknown or <= S, and waits for the installation (see
+//     [Record.Read]), or installed. So it sees all of the commit.
+//  3. A commit that returned before the reader began left C as in I2; the
+//     reader's step 1 either found C clean with t >= Tick(V) or advanced a
+//     dirty t >= Tick(V)-1 by one: S >= bound(Tick(V)) >= V. It sees it.
+//  4. Dependencies never run backwards in ticks: if T2 read, overwrote or
+//     anti-depends on T1 (T1 read what T2 overwrote), T2 accessed C after
+//     T1 did (after T1's install, lock release, or validation, each of
+//     which follows T1's clock step), so Tick(V2) >= Tick(V1) by I2 and I3.
+//     The commits a snapshot sees (all of tick <= t(S)) are therefore
+//     closed under "serialized before", and two snapshots see nested sets.
+//
+// Read-write snapshot ([Slot.AcquireOptimistic]): S := bound(t(c)+dirty(c))
+// with one load and no write. It includes the tick that commits are being
+// made in now, so it sees every commit that returned before it (I2), but it
+// may also see part of a commit that locked after it (a commit of tick
+// t+1 that the reader meets installed on one record and not yet locked on
+// another). That is the non-opacity Silo accepts: the read-write
+// transaction validates every read at commit, so such a view never
+// commits, and package txn re-runs a closure that failed on it. When C was
+// clean the snapshot is as consistent as a fresh one (the reported
+// consistent flag).
+//
+// Why not one atomic Add per commit (TL2 GV1, what this replaced): every
+// read-write commit then wrote the clock's line and every Begin read it, two
+// cross-core transfers per transaction that queued behind the other cores'
+// commits. Measured on the project's 2-core VM (AMD EPYC, Go 1.26.8,
+// bench engine_rmw_disjoint_parallel, -benchtime 300ms -count 3, rounds
+// interleaving old and new code, ns per transaction):
+//
+//	                         -cpu 1    -cpu 2    speed-up
+//	GV1 clock.Add            161-176   220-397   about 0.55x (slower)
+//	lazy clock (this)        168-181   106-117   about 1.6x (1.79x in the
+//	                                             VM's best windows)
+//
+// with clock.Add, clock loads in Slot.Acquire and the pool's Epoch taking
+// about 50% of a -cpu 2 CPU profile before, and the clock under 1% after
+// (more figures, and the other shared lines found on the way, in
+// docs/ARCHITECTURE.md, Tier A1). GV4 (CAS, reuse the winner's value) is
+// no better (BenchmarkClockGV1Add/GV4CAS in domain_test.go: 13.2 vs 15.8 ns
+// per version at 2 cores). Plain GV5 (commit at clock+2, never written) loses
+// freshness: a snapshot begun after a commit returned could miss it. The
+// dirty bit is what restores it: fresh snapshots pay the shared write
+// (one CAS, only when a commit happened since the last advance), commits
+// do not.
+//
+// # Version GC
+//
+// See [Domain.RefreshWatermark] and [Store.Install]; the reclamation
+// argument is on [Domain.Epoch].
+//
+// Pedigree: TL2's versioned write locks and GV5 clock (Dice, Shalev, Shavit,
+// DISC'06); Silo's commit protocol and TIDs (epoch, sequence; Tu et al.,
+// SOSP'13); snapshot extension from LSA and TinySTM (Riegel, Felber, Fetzer;
+// Felber, Fetzer, Riegel, PPoPP'08); Fraser's epoch-based reclamation, with
+// per-participant slots that hold a snapshot version rather than an epoch
+// counter, as in Hekaton's oldest-active-transaction GC.
 type Domain struct {
 	_ cacheline.Pad128
 
-	// clock is the global version clock: the commit version of the newest
-	// read-write commit that has taken its version (0 before the first). It
-	// only grows, by one atomic Add per read-write commit (TL2 GV1).
-	//
-	// Add versus a GV4-style CAS-and-reuse, measured with
-	// BenchmarkClockGV1Add and BenchmarkClockGV4CAS (domain_test.go) on the
-	// project's 2-core VM (AMD EPYC, "Oxide Virtual Turin-like", Go 1.26.8,
-	// -benchtime 200ms -count 3, medians; every goroutine does nothing but
-	// take versions, the worst case; RunParallel ns/op is wall time per
-	// version handed out, so lower is more throughput):
-	//
-	//	           -cpu 1      -cpu 2
-	//	GV1 Add    6.2 ns/op   13.2 ns/op
-	//	GV4 CAS    6.5 ns/op   15.8 ns/op
-	//
-	// and on a 16-core Xeon VM (the device machine, same flags):
-	//
-	//	           -cpu 1   -cpu 2   -cpu 4   -cpu 8
-	//	GV1 Add    10.7     22.2     24.4     25.9 ns/op
-	//	GV4 CAS    13.2     36.1     37.0     43.9 ns/op
-	//
-	// GV4 is no faster (a failed CAS costs as much as the Add and then
-	// needs a reload), and it lets two commits share a version (the loser
-	// reuses the winner's value), which would break the lock-word ownership
-	// test in commit validation ("locked by me" is "lock word ==
-	// LockWord(my version)"). So we keep GV1. GV5 (commit at clock+2
-	// without writing the clock) is ruled out: a later transaction could
-	// begin at a snapshot below an earlier, finished commit and miss it,
-	// which loses strict serializability (read-your-commits across
-	// transactions).
-	//
-	// The limit this sets: every read-write transaction touches this line
-	// twice (the snapshot load at Begin, the Add at commit; Slot.Acquire
-	// already avoids a third access), and under parallel commits each
-	// touch is a cross-core transfer that queues behind the others. On the
-	// 16-core VM, read-modify-write transactions on disjoint keys reach
-	// only about 1.1-2.1x the single-core throughput at 4-16 cores
-	// (bench engine_rmw_disjoint_parallel and txn's
-	// BenchmarkRMWDisjointParallel), while the same loop on separate
-	// engines (BenchmarkRMWSeparateEngines, no shared line) scales 3.8x at
-	// 4 and 6.4x at 8 cores. Meeting the plan's disjoint-key gate (6x at 8)
-	// needs a commit path without a shared write: Silo-style epoch TIDs or
-	// TicToc timestamps, with read-only snapshots taken at epoch
-	// boundaries (fresh snapshots then cost a wait or an epoch bump).
+	// clock is the clock word C = t<<1 | dirty (see the type comment).
+	// Read by every snapshot and commit; written by a commit only when C
+	// is clean or a record ran out of seqs, by a fresh snapshot only when
+	// C is dirty, and by a watermark refresh (an advance, like a fresh
+	// snapshot's).
 	clock cacheline.PaddedUint64
 
 	// wm is the cached watermark: a lower bound on every active and future
-	// snapshot. It only grows (CAS-max in RefreshWatermark). Loads of it
-	// acquire the slot releases observed by the scan that produced it,
-	// which is what orders a reader's last read of a version node before
-	// the node's reuse by the pool.
+	// snapshot, always a bound (or 0 before the first refresh). It only
+	// grows (CAS-max in RefreshWatermark). Loads of it acquire the slot
+	// releases observed by the scan that produced it, which is what orders
+	// a reader's last read of a version node before the node's reuse by
+	// the pool. Read by every snapshot and install; written once per
+	// refresh that moves it.
 	wm cacheline.PaddedUint64
 
 	// slots are the fixed epoch slots. Invariant: a slot holds 0 while its
-	// owner has no active snapshot and S+1 (S a clock value at or below the
-	// owner's snapshot) while it has one. Only the owner stores to it.
+	// owner has no active snapshot and a+1 (a a snapshot bound at or below
+	// the owner's snapshot) while it has one. Only the owner stores to it.
 	slots [NumSlots]cacheline.PaddedUint64
 
 	// owned is the ownership bitmap of slots: bit i set while slots[i] is
@@ -119,63 +221,173 @@ type overflowSlot struct {
 	next  *overflowSlot          // immutable once published
 }
 
-// NewDomain returns a Domain whose clock is 0 and whose slots are all free.
+// NewDomain returns a Domain whose clock is at tick 0, clean, and whose
+// slots are all free.
 func NewDomain() *Domain {
 	return new(Domain)
 }
 
-// Now returns the clock: the newest commit version taken so far. It is a
-// valid snapshot version only when published through a [Slot].
-func (d *Domain) Now() uint64 { return d.clock.Load() }
+// Now returns bound(t+dirty) of the clock: every commit that has returned
+// has a version <= Now() (I2), and so does every version installed so far
+// (I4, once the installing committer has taken its clock step). It is a
+// valid snapshot only when published through a [Slot].
+func (d *Domain) Now() uint64 {
+	c := d.clock.Load()
+	return bound(c>>1 + c&1)
+}
 
-// NextVersion takes a fresh commit version with one atomic Add (TL2 GV1) and
-// returns it. Only read-write committers call it, after locking their write
-// set (see package txn).
-func (d *Domain) NextVersion() uint64 { return d.clock.Add(1) }
+// CommitVersion is the commit clock step (steps 1-2 of "Commit" in the
+// Domain comment): it returns the version V of a commit whose caller holds
+// the locks of its whole write set, with floor = 1 + the newest installed
+// version among those records (0 for none). V >= floor, V is above every
+// snapshot acquired before the caller's last access to the clock (the
+// snapshot comparison of the fresh-snapshot argument), and C is left dirty
+// with t >= Tick(V)-1 (I2). In the common case (C already dirty, no record
+// out of seqs) it is one load of the clock's line and no write.
+func (d *Domain) CommitVersion(floor uint64) uint64 {
+	c := d.clock.Load() // (1)
+	for {
+		t := c >> 1
+		v := max((t+1)<<SeqBits, floor)
+		want := c | 1
+		if vt := v >> SeqBits; vt-1 > t {
+			want = (vt-1)<<1 | 1 // a record ran out of seqs: raise t
+		}
+		// (2) publishes nothing but the clock value; the commit's own
+		// writes are published by its installs and unlocks.
+		if want == c || d.clock.CompareAndSwap(c, want) {
+			return v
+		}
+		c = d.clock.Load()
+	}
+}
 
-// Epoch implements [arena.Epochs]: the current clock. A version node retired
-// now is tagged with it.
-func (d *Domain) Epoch() uint64 { return d.clock.Load() }
+// NextVersion takes a version above every version installed or being
+// installed on a record the caller has locked, and above every snapshot
+// acquired so far, and marks the clock dirty so that later fresh snapshots
+// see it (it raises t by one when C was already dirty). It is the slow,
+// always-writing form of [Domain.CommitVersion] for single-record tools and
+// tests (lock, NextVersion, SetPending, Install, Unlock); package txn uses
+// CommitVersion.
+func (d *Domain) NextVersion() uint64 {
+	c := d.clock.Load()
+	for {
+		t := c>>1 + c&1
+		// Publishes nothing but the clock value.
+		if want := t<<1 | 1; want == c || d.clock.CompareAndSwap(c, want) {
+			return (t + 1) << SeqBits
+		}
+		c = d.clock.Load()
+	}
+}
 
-// Safe implements [arena.Epochs]: the cached watermark. Every snapshot still
-// active has S >= Safe() and, since the slot scan that produced the value
-// read the clock before scanning, began after every node retired at an
-// epoch < Safe() was unlinked; so none of them can hold such a node.
+// fresh is steps 1-2 of "Fresh snapshot" in the Domain comment.
+func (d *Domain) fresh() uint64 {
+	c := d.clock.Load()
+	for c&1 != 0 {
+		n := (c>>1 + 1) << 1
+		// Publishes nothing but the clock value (the advance).
+		if d.clock.CompareAndSwap(c, n) {
+			c = n
+			break
+		}
+		c = d.clock.Load()
+	}
+	return bound(c >> 1)
+}
+
+// optimistic is the read-write snapshot: bound(t+dirty), and whether C was
+// clean (then the snapshot is as consistent as a fresh one).
+func (d *Domain) optimistic() (uint64, bool) {
+	c := d.clock.Load()
+	return bound(c>>1 + c&1), c&1 == 0
+}
+
+// Epoch implements [arena.Epochs]: the cached watermark. A version node
+// retired now is tagged with it; the store's pool reuses the node once
+// Safe() (the watermark, later) exceeds the tag.
+//
+// Why the watermark is a sound epoch (the clock is not: a commit-only
+// workload never moves it). Let x be unlinked by a prune that used
+// watermark W (so some version y above x on the chain has y.ver <= W) and
+// tagged e >= W, and let R be a reader holding x, with snapshot S and
+// announced value a <= S. R found x by a walk that started at the head
+// after R checked the record's lock. Either y was on the chain when R walked
+// (R went past it, so y.ver > S), or y was locked after R's lock check (a
+// lock held at the check with a pending version <= S would have made R
+// wait; one above S means y.ver > S), so y's committer accessed the clock
+// after R's snapshot load and Tick(y.ver) >= t0+1, t0 the tick R loaded,
+// while S <= bound(t0+1). Both ways S <= bound(Tick(y.ver)) <= W <= e
+// (W is a bound). Now any scan that produced a watermark > e read R's slot
+// after R released it: while R was active the slot held a+1 <= e+1, and a
+// scan that read it before R announced had loaded the clock before R's
+// snapshot load, so its result is <= S <= e too (I1). The release store,
+// that scan's load, its CAS on wm and the pool's load of wm order R's last
+// read of x before the reuse. The same holds for validation's loads of
+// heads installed after R's read.
+func (d *Domain) Epoch() uint64 { return d.wm.Load() }
+
+// Safe implements [arena.Epochs]: the cached watermark (see Epoch).
 func (d *Domain) Safe() uint64 { return d.wm.Load() }
 
 var _ arena.Epochs = (*Domain)(nil)
 
 // Watermark returns the cached watermark without recomputing it: a lower
 // bound on every active and future snapshot, possibly stale (lower than
-// necessary) by up to [WatermarkEvery] commits.
+// necessary).
 func (d *Domain) Watermark() uint64 { return d.wm.Load() }
 
-// NoteCommit is called by a committer after it has released its snapshot,
-// with the version it committed at; every [WatermarkEvery]th version
-// recomputes the watermark. It is cheap otherwise (one branch).
+// NoteCommit recomputes the watermark now (it is [Domain.RefreshWatermark]).
+// It is the slow form for committers without a [Slot] (tools, tests); with
+// a Slot use [Slot.NoteCommit], which counts commits per participant and
+// recomputes only when needed. v is ignored (commit versions no longer
+// count commits).
 func (d *Domain) NoteCommit(v uint64) {
-	if v%WatermarkEvery == 0 {
-		d.RefreshWatermark()
-	}
+	_ = v
+	d.RefreshWatermark()
 }
 
-// RefreshWatermark recomputes the watermark now and returns it. It is
-// lock-free and O(slots in use + overflow slots).
+// RefreshWatermark advances the clock if it is dirty, recomputes the
+// watermark and returns it. It is lock-free and O(slots in use + overflow
+// slots).
 //
 // Steps:
-//  1. c := clock.Load(). Reading the clock first is what makes a concurrent
-//     Slot.Acquire safe: see Slot.Acquire step 3.
-//  2. w := min(c, S for every slot holding S+1): the fixed slots named by
-//     the ownership bitmap, then the overflow list.
-//  3. Raise the cached value to w with a CAS-max loop. Concurrent
+//  1. c := C.Load(); if c is dirty, CAS it to clean t+1 (one try; reload on
+//     failure). This is the periodic advance that keeps version GC and node
+//     reuse going when no fresh snapshot advances the clock (a
+//     commit-only workload): it is Silo's epoch advance, done by whichever
+//     participant refreshes, at most once per refresh period.
+//  2. b := bound(t(c)+dirty(c)). Every future snapshot is >= b: read-write
+//     snapshots are bound(t+dirty) and fresh ones bound(t) of a clean C,
+//     and t+dirty only grows (I1).
+//  3. w := min(b, a for every slot holding a+1): the fixed slots named by
+//     the ownership bitmap, then the overflow list. A snapshot whose
+//     announcement this scan missed loaded the clock after step 1, so it
+//     is >= b (see Slot.Acquire).
+//  4. Raise the cached value to w with a CAS-max loop. Concurrent
 //     recomputations may finish out of order; each result is a valid lower
-//     bound for ever after (new snapshots start at the clock, which is >= c),
-//     so keeping the maximum is safe.
+//     bound for ever after, so keeping the maximum is safe.
 func (d *Domain) RefreshWatermark() uint64 {
+	w, _ := d.refresh()
+	return w
+}
+
+// refresh is RefreshWatermark; it also returns the clock bound b of step 2.
+func (d *Domain) refresh() (wm, b uint64) {
 	c := d.clock.Load() // (1)
+	if c&1 != 0 {
+		n := (c>>1 + 1) << 1
+		// Publishes nothing but the clock value (the advance).
+		if d.clock.CompareAndSwap(c, n) {
+			c = n
+		} else {
+			c = d.clock.Load()
+		}
+	}
 	d.refreshes.Add(1)
-	w := c
-	for i := range d.owned { // (2)
+	b = bound(c>>1 + c&1) // (2)
+	w := b
+	for i := range d.owned { // (3)
 		for m := d.owned[i].Load(); m != 0; m &= m - 1 {
 			if v := d.slots[i*64+bits.TrailingZeros64(m)].Load(); v != 0 && v-1 < w {
 				w = v - 1
@@ -187,14 +399,14 @@ func (d *Domain) RefreshWatermark() uint64 {
 			w = v - 1
 		}
 	}
-	for { // (3)
+	for { // (4)
 		cur := d.wm.Load()
 		if w <= cur {
-			return cur
+			return cur, b
 		}
 		// Publishes w: every slot scanned above held a value >= w+1 or 0.
 		if d.wm.CompareAndSwap(cur, w) {
-			return w
+			return w, b
 		}
 	}
 }
@@ -216,14 +428,14 @@ func (d *Domain) NewSlot() Slot {
 			// Claims slot i*64+b for the caller.
 			if d.owned[i].CompareAndSwap(m, m|1<<b) {
 				idx := i*64 + b
-				return Slot{w: &d.slots[idx], d: d, idx: idx}
+				return d.slot(Slot{w: &d.slots[idx], idx: idx})
 			}
 		}
 	}
 	for o := d.overflow.Load(); o != nil; o = o.next {
 		// Claims a free overflow slot.
 		if !o.owned.Load() && o.owned.CompareAndSwap(false, true) {
-			return Slot{w: &o.w, d: d, idx: -1, ov: o}
+			return d.slot(Slot{w: &o.w, idx: -1, ov: o})
 		}
 	}
 	o := &overflowSlot{}
@@ -237,21 +449,38 @@ func (d *Domain) NewSlot() Slot {
 		}
 	}
 	d.overflowN.Add(1)
-	return Slot{w: &o.w, d: d, idx: -1, ov: o}
+	return d.slot(Slot{w: &o.w, idx: -1, ov: o})
+}
+
+// slot finishes a Slot for NewSlot. The refresh state starts at a random
+// phase of the period and at the current watermark, so that participants
+// that live for only a few commits each (transaction objects dropped by
+// sync.Pool at a GC, or at random under the race detector) still refresh
+// about once per refreshEvery commits between them (see Slot.NoteCommit).
+func (d *Domain) slot(s Slot) Slot {
+	s.d = d
+	s.every = refreshEvery
+	s.commits = rand.IntN(refreshEvery)
+	s.seenWM = d.wm.Load()
+	return s
 }
 
 // DomainStats is a momentary picture of a Domain, for metrics and tests.
 type DomainStats struct {
-	Clock     uint64 // newest commit version
+	Clock     uint64 // Now(): a bound on every version committed so far
 	Watermark uint64 // freshly recomputed watermark
 
 	// ActiveSnapshots is the number of slots holding a snapshot now.
 	ActiveSnapshots int
-	// OldestSnapshot is the lowest active snapshot version (valid when
-	// ActiveSnapshots > 0) and OldestSnapshotAge is Clock minus it: the
-	// number of commits the oldest snapshot has been open across, which is
-	// also a bound on how many versions per hot key it pins. A figure that
-	// only grows points at a forgotten snapshot.
+	// OldestSnapshot is the lowest active snapshot (announced value; valid
+	// when ActiveSnapshots > 0) and OldestSnapshotAge is the number of
+	// clock ticks since it: Tick(Clock) - Tick(OldestSnapshot). The clock
+	// ticks at least once per watermark refresh period while commits
+	// happen (every refreshEvery commits of a participant, backing off
+	// to maxWatermarkEvery while the watermark is pinned) and whenever a
+	// fresh snapshot follows a commit, so a figure that only grows points
+	// at a forgotten snapshot. Commits no longer advance the clock one by
+	// one, so it is not a count of commits.
 	OldestSnapshot    uint64
 	OldestSnapshotAge uint64
 
@@ -264,7 +493,7 @@ type DomainStats struct {
 // O(slots) and meant for metrics, not for hot paths.
 func (d *Domain) Stats() DomainStats {
 	wm := d.RefreshWatermark()
-	s := DomainStats{Clock: d.clock.Load(), Watermark: wm, Refreshes: d.refreshes.Load()}
+	s := DomainStats{Clock: d.Now(), Watermark: wm, Refreshes: d.refreshes.Load()}
 	oldest := ^uint64(0)
 	note := func(v uint64) {
 		if v != 0 {
@@ -286,7 +515,7 @@ func (d *Domain) Stats() DomainStats {
 	if s.ActiveSnapshots > 0 {
 		s.OldestSnapshot = oldest
 		if s.Clock > oldest {
-			s.OldestSnapshotAge = s.Clock - oldest
+			s.OldestSnapshotAge = Tick(s.Clock) - Tick(oldest)
 		}
 	}
 	return s

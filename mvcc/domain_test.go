@@ -10,8 +10,8 @@ func TestSnapshotAcquireRelease(t *testing.T) {
 	d := NewDomain()
 	s := d.NewSlot()
 	defer s.Close()
-	if got := s.Acquire(); got != 0 {
-		t.Fatalf("first snapshot = %d, want 0", got)
+	if got := s.Acquire(); got != bound(0) || Tick(got) != 0 {
+		t.Fatalf("first snapshot = %d, want bound(0) = %d", got, bound(0))
 	}
 	if !s.Active() {
 		t.Fatal("slot not active after Acquire")
@@ -20,54 +20,113 @@ func TestSnapshotAcquireRelease(t *testing.T) {
 	if s.Active() {
 		t.Fatal("slot active after Release")
 	}
+	var vers []uint64
 	for range 3 {
-		d.NextVersion()
+		vers = append(vers, d.NextVersion())
 	}
-	if got := s.Acquire(); got != 3 {
-		t.Fatalf("snapshot after 3 commits = %d, want 3", got)
+	for i := 1; i < len(vers); i++ {
+		if vers[i] <= vers[i-1] {
+			t.Fatalf("NextVersion not increasing: %v", vers)
+		}
 	}
-	if got := d.RefreshWatermark(); got != 3 {
-		t.Fatalf("watermark = %d, want 3", got)
+	snap := s.Acquire()
+	if snap < vers[2] || snap&seqMask != seqMask {
+		t.Fatalf("snapshot after 3 commits = %d, want a bound >= %d", snap, vers[2])
+	}
+	if got := d.RefreshWatermark(); got != snap {
+		t.Fatalf("watermark = %d, want the snapshot %d", got, snap)
 	}
 	s.Release()
-	if d.Now() != 3 || d.Epoch() != 3 {
-		t.Fatalf("Now/Epoch = %d/%d, want 3", d.Now(), d.Epoch())
+	if d.Now() != snap || d.Epoch() != snap {
+		t.Fatalf("Now/Epoch = %d/%d, want %d", d.Now(), d.Epoch(), snap)
 	}
+}
+
+// TestLazyClock: commits mark the clock dirty without advancing it; a fresh
+// snapshot advances it (one CAS) only when it is dirty; a read-write
+// snapshot never writes it; commit versions of one tick are shared by
+// disjoint commits and rise within one record's chain.
+func TestLazyClock(t *testing.T) {
+	d := NewDomain()
+	s := d.NewSlot()
+	defer s.Close()
+	base := s.Acquire()
+	s.Release()
+	v1 := d.CommitVersion(0)
+	v2 := d.CommitVersion(0) // a disjoint commit: same version
+	if v1 != v2 || Tick(v1) != Tick(base)+1 || v1&seqMask != 0 {
+		t.Fatalf("disjoint commits got %d, %d; want both (tick %d)<<%d", v1, v2, Tick(base)+1, SeqBits)
+	}
+	c := d.clock.Load()
+	if c&1 == 0 || c>>1 != Tick(base) {
+		t.Fatalf("clock word %#x after commits, want tick %d dirty", c, Tick(base))
+	}
+	if v3 := d.CommitVersion(v1 + 1); v3 != v1+1 {
+		t.Fatalf("commit over head %d got %d, want %d (next seq)", v1, v3, v1+1)
+	}
+	if d.clock.Load() != c {
+		t.Fatal("a commit on a dirty clock wrote it")
+	}
+	snap, consistent := s.AcquireOptimistic()
+	if consistent || snap < v1+1 || d.clock.Load() != c {
+		t.Fatalf("read-write snapshot %d (consistent %v) misses tick %d or wrote the clock", snap, consistent, Tick(v1))
+	}
+	s.Release()
+	fresh := s.Acquire()
+	if fresh < v1+1 || d.clock.Load() != (Tick(base)+1)<<1 {
+		t.Fatalf("fresh snapshot %d; clock %#x, want advanced and clean", fresh, d.clock.Load())
+	}
+	if again := s.Acquire(); again != fresh || d.clock.Load() != (Tick(base)+1)<<1 {
+		t.Fatal("a fresh snapshot on a clean clock moved it")
+	}
+	s.Release()
+	// A record that runs out of seqs in a tick raises the clock.
+	head := (Tick(fresh)+1)<<SeqBits | seqMask
+	v := d.CommitVersion(head + 1)
+	if v != head+1 || Tick(d.Now()) < Tick(v) {
+		t.Fatalf("seq overflow: version %d, clock bound %d", v, d.Now())
+	}
+	if got := s.Acquire(); got < v {
+		t.Fatalf("fresh snapshot %d misses the raised commit %d", got, v)
+	}
+	s.Release()
 }
 
 func TestWatermarkIsMinOfActiveSnapshots(t *testing.T) {
 	d := NewDomain()
 	a, b, c := d.NewSlot(), d.NewSlot(), d.NewSlot()
 	d.NextVersion()
-	d.NextVersion() // clock 2
+	d.NextVersion()
 	sa := a.Acquire()
 	d.NextVersion()
-	d.NextVersion() // clock 4
+	d.NextVersion()
 	sb := b.Acquire()
-	d.NextVersion() // clock 5
-	if sa != 2 || sb != 4 {
-		t.Fatalf("snapshots %d, %d; want 2, 4", sa, sb)
+	d.NextVersion()
+	if sa >= sb {
+		t.Fatalf("snapshots %d, %d; want increasing", sa, sb)
 	}
-	if got := d.RefreshWatermark(); got != 2 {
-		t.Fatalf("watermark = %d, want 2 (oldest snapshot)", got)
+	if got := d.RefreshWatermark(); got != sa {
+		t.Fatalf("watermark = %d, want %d (oldest snapshot)", got, sa)
 	}
-	if d.Safe() != 2 || d.Watermark() != 2 {
-		t.Fatalf("Safe/Watermark = %d/%d, want 2", d.Safe(), d.Watermark())
+	if d.Safe() != sa || d.Watermark() != sa {
+		t.Fatalf("Safe/Watermark = %d/%d, want %d", d.Safe(), d.Watermark(), sa)
 	}
 	st := d.Stats()
-	if st.ActiveSnapshots != 2 || st.OldestSnapshot != 2 || st.OldestSnapshotAge != 3 || st.SlotsInUse != 3 {
+	if st.ActiveSnapshots != 2 || st.OldestSnapshot != sa || st.OldestSnapshotAge != Tick(st.Clock)-Tick(sa) ||
+		st.OldestSnapshotAge == 0 || st.SlotsInUse != 3 {
 		t.Fatalf("stats = %+v", st)
 	}
 	a.Release()
-	if got := d.RefreshWatermark(); got != 4 {
-		t.Fatalf("watermark after releasing the oldest = %d, want 4", got)
+	if got := d.RefreshWatermark(); got != sb {
+		t.Fatalf("watermark after releasing the oldest = %d, want %d", got, sb)
 	}
 	b.Release()
-	if got := d.RefreshWatermark(); got != 5 {
-		t.Fatalf("watermark with no snapshot = %d, want the clock 5", got)
+	now := d.Now()
+	if got := d.RefreshWatermark(); got != now || got <= sb {
+		t.Fatalf("watermark with no snapshot = %d, want the clock bound %d", got, now)
 	}
 	// Monotone: a snapshot begun now cannot pull the cached value back.
-	if sc := c.Acquire(); sc != 5 || d.RefreshWatermark() != 5 {
+	if sc := c.Acquire(); sc != now || d.RefreshWatermark() != now {
 		t.Fatalf("snapshot %d, watermark %d", sc, d.Watermark())
 	}
 	c.Release()
@@ -97,19 +156,19 @@ func TestOverflowSlots(t *testing.T) {
 		t.Fatal("expected overflow slots once the fixed ones are taken")
 	}
 	d.NextVersion()
-	s := o2.Acquire() // 1
+	s := o2.Acquire()
 	d.NextVersion()
 	d.NextVersion()
 	if got := d.RefreshWatermark(); got != s {
 		t.Fatalf("watermark = %d, want the overflow snapshot %d", got, s)
 	}
 	st := d.Stats()
-	if st.OverflowSlots != 2 || st.SlotsInUse != NumSlots || st.ActiveSnapshots != 1 || st.OldestSnapshot != 1 {
+	if st.OverflowSlots != 2 || st.SlotsInUse != NumSlots || st.ActiveSnapshots != 1 || st.OldestSnapshot != s {
 		t.Fatalf("stats = %+v", st)
 	}
 	o2.Release()
-	if got := d.RefreshWatermark(); got != 3 {
-		t.Fatalf("watermark after release = %d, want 3", got)
+	if got := d.RefreshWatermark(); got != d.Now() || got <= s {
+		t.Fatalf("watermark after release = %d, want the clock bound %d", got, d.Now())
 	}
 	o1.Close()
 	o3 := d.NewSlot() // reuses o1's node

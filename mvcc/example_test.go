@@ -26,19 +26,21 @@ func Example() {
 	reader := d.NewSlot()
 	defer reader.Close()
 
+	// Versions and snapshots are printed as clock ticks (mvcc.Tick): a
+	// version is tick<<SeqBits | seq, a snapshot sees whole ticks.
 	commit("answer", 41)
-	snap := reader.Acquire() // sees version 1
-	commit("answer", 42)     // version 2, invisible to snap
+	snap := reader.Acquire() // sees tick 1
+	commit("answer", 42)     // tick 2, invisible to snap
 
 	v, ver, ok := s.Lookup("answer").Read(snap)
-	fmt.Println(v, ver, ok)
+	fmt.Println(v, mvcc.Tick(ver), ok)
 	st := d.Stats()
-	fmt.Println("oldest snapshot:", st.OldestSnapshot, "age:", st.OldestSnapshotAge)
+	fmt.Println("oldest snapshot:", mvcc.Tick(st.OldestSnapshot), "age:", st.OldestSnapshotAge)
 	reader.Release()
 
-	snap = reader.Acquire() // a fresh snapshot sees version 2
+	snap = reader.Acquire() // a fresh snapshot sees tick 2
 	v, ver, ok = s.Lookup("answer").Read(snap)
-	fmt.Println(v, ver, ok)
+	fmt.Println(v, mvcc.Tick(ver), ok)
 	reader.Release()
 	// Output:
 	// 41 1 true

@@ -82,10 +82,27 @@ func TestStoreAndOverflowLayout(t *testing.T) {
 		t.Errorf("overflow slot word not on its own %d bytes", cacheline.PadSize)
 	}
 	// Records keep the lock word and head together (one line: the
-	// committer writes both, readers read both).
+	// committer writes both, readers read both), and a record is exactly
+	// one cache line whatever V is, so that records of different keys
+	// never share one.
 	var r Record[uint64]
 	if unsafe.Offsetof(r.head)-unsafe.Offsetof(r.lock) != 8 {
 		t.Errorf("record lock and head not adjacent")
+	}
+	for _, size := range []uintptr{
+		unsafe.Sizeof(Record[uint64]{}), unsafe.Sizeof(Record[string]{}),
+		unsafe.Sizeof(Record[[100]byte]{}), unsafe.Sizeof(Record[struct{}]{}),
+	} {
+		if size != cacheline.Size {
+			t.Errorf("Sizeof(Record) = %d, want %d", size, cacheline.Size)
+		}
+	}
+	// And heap records are line-aligned (size class 64).
+	st := NewStore[int, int](NewDomain())
+	for k := range 100 {
+		if a := uintptr(unsafe.Pointer(st.LoadOrCreate(k))); a%cacheline.Size != 0 {
+			t.Fatalf("record %d at %#x is not line-aligned", k, a)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/substrate-lab/substrate/arena"
 	"github.com/substrate-lab/substrate/internal/cacheline"
+	"github.com/substrate-lab/substrate/internal/chaos"
 	"github.com/substrate-lab/substrate/lockfree"
 )
 
@@ -89,16 +90,17 @@ func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
 // Phantom protection (Silo's node set, with hash partitions instead of tree
 // nodes): a committer bumps a key's partition counter when it inserts a key
 // that was absent or deletes one that was present, and it does so at lock
-// time, before it takes its commit version. A scanner records the counters
-// before it looks at the map and re-reads them after taking its own commit
-// version. Argument: if an inserter commits at V' < V (the scanner's
-// version) then it bumped before taking V', hence before the scanner took V,
-// hence before the scanner's re-read, which therefore sees the bump unless
-// the scanner recorded the counter after it. In that case the record existed
-// before the scan started (records are created before their inserter locks
-// them), so the scan visited it and recorded a read of its (then invisible)
-// head, which the inserter's installation or lock makes fail validation. An
-// inserter with V' > V is serialized after the scanner and is no conflict.
+// time, before its clock step ([Domain.CommitVersion], its commit point). A
+// scanner records the counters before it looks at the map and re-reads
+// them in validation, after its own commit point. Argument: if an inserter's
+// commit point precedes the scanner's, it bumped before it, hence before
+// the scanner's re-read, which therefore sees the bump unless the scanner
+// recorded the counter after it. In that case the record existed before the
+// scan started (records are created before their inserter locks them), so
+// the scan visited it and recorded a read of its head as the scan saw it,
+// which the inserter's installation or lock makes fail validation unless
+// the scan saw the installed insert itself. An inserter whose commit point
+// follows the scanner's is serialized after it and is no conflict.
 //
 // Records are created with LoadOrStore, so concurrent inserters of one key
 // get the same record and contend on its lock. Records of deleted keys stay
@@ -238,28 +240,38 @@ func (s *Store[K, V]) Counters(dst *[Partitions]uint64) {
 func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
 
 // Install publishes a new head version (ver, val, or a tombstone) on r and
-// prunes the chain. The caller must hold r's lock with pending version ver
-// (so ver is above every installed version). hint picks the node pool
-// (pass the committer's slot index; any int works).
+// prunes the chain. The caller must hold r's lock with pending version ver,
+// and ver must be above every installed version of r (CommitVersion's floor
+// sees to it). hint picks the node pool (pass the committer's slot index;
+// any int works).
 //
 // Steps:
 //  1. Take a node from the pool (reused only once no snapshot can hold it)
 //     and fill it; link it to the current head.
 //  2. head.Store(node): publishes the node and its fields.
 //  3. Prune: with W the cached watermark, find the first version with
-//     ver <= W. Every active or future snapshot has S >= W and stops at or
-//     before it, so the versions after it are unreachable: unlink them with
-//     one next.Store(nil) and retire each to the pool, which tags it with
-//     the current clock and reuses it only after Safe() passes that tag.
-//     This never waits: the watermark is a cached load.
+//     ver <= W, looking at most pruneWalk versions down from the new head.
+//     Every active or future snapshot has S >= W and stops at or before
+//     it, so the versions after it are unreachable for new walks: unlink
+//     them with one next.Store(nil) and retire each to the pool, which
+//     tags it with Domain.Epoch (the watermark again, >= W) and reuses it
+//     only after Safe() passes that tag (see Domain.Epoch for why no
+//     reader still holds it then). This never waits: the watermark is a
+//     cached load of a read-mostly line. The walk is bounded because while
+//     a snapshot pins the watermark, the versions above it pile up (they
+//     may all be needed) and an unbounded walk would make every install
+//     of a hot key slower the longer the pin lasts; pruning less is always
+//     safe, and once the watermark catches up the boundary is near the
+//     head again and one cut drops the whole tail.
 func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint int) {
 	p := s.pools[uint(hint)%poolShards]
 	n := p.Get() // (1)
 	n.ver, n.val, n.tomb = ver, val, tomb
 	n.next.Store(r.head.Load()) // n is private until step 2
 	r.head.Store(n)             // (2) publishes n
-	w := s.d.wm.Load()          // (3)
-	for v := n; v != nil; v = v.next.Load() {
+	chaos.Yield("mvcc.install.published")
+	w := s.d.wm.Load() // (3)
+	for i, v := 0, n; v != nil && i < pruneWalk; i, v = i+1, v.next.Load() {
 		if v.ver > w {
 			continue
 		}
@@ -268,6 +280,7 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 			return
 		}
 		v.next.Store(nil) // unlinks every version older than v
+		chaos.Yield("mvcc.install.unlinked")
 		for x := cut; x != nil; {
 			nx := x.next.Load()
 			p.Retire(x)
@@ -276,6 +289,12 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 		return
 	}
 }
+
+// pruneWalk bounds the versions Install looks at to find the prune point.
+// Between two watermark refreshes a hot key gets up to about WatermarkEvery
+// versions (the seq trigger of Slot.NoteCommit refreshes at that count), so
+// twice that finds the boundary whenever the watermark is current.
+const pruneWalk = 2 * WatermarkEvery
 
 // StoreStats is a momentary picture of a Store, for metrics and tests.
 type StoreStats struct {

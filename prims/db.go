@@ -110,6 +110,10 @@ func (db *DB) Close() error {
 // return ErrTxDone (reads report nothing found), and never act on another
 // transaction. On a closed DB the returned Tx is dead and its operations
 // fail with ErrClosed.
+//
+// What the transaction reads is validated at Commit, not as it reads: it
+// may see part of a concurrent commit (see Update), in which case Commit
+// fails with ErrConflict. Do not act on what it read until Commit succeeds.
 func (db *DB) Begin() *Tx {
 	if db == nil {
 		return &Tx{}
@@ -128,6 +132,17 @@ func (db *DB) Begin() *Tx {
 // holds). Any other error from fn rolls the transaction back and is returned
 // unchanged. If fn panics the transaction is rolled back and the panic
 // continues.
+//
+// While fn runs, its reads are not yet validated: like Silo's, a read-write
+// transaction may see part of a transaction that commits concurrently (a
+// torn view, see package txn). Such a view never commits. Update judges a
+// failure of fn by its reads: an error or panic raised while what fn read is
+// no longer current is treated as a conflict and fn runs again; only a
+// failure on a view that is still valid is returned (or re-raised). So fn
+// must not act on what it read (log it, send it, write it outside the
+// transaction) before Update returns; computing its writes and its result
+// from it is what it is for. Read-only transactions (View) always see one
+// consistent snapshot.
 //
 // fn may run more than once: it must not have effects outside the
 // transaction that a re-run would repeat. tx is valid only until fn returns

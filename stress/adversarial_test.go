@@ -36,6 +36,18 @@ func TestAdversarialHooksReached(t *testing.T) {
 	for _, p := range points {
 		t.Logf("chaos point %-40s %d hits", p, hits[p])
 	}
+	// The points every committing workload must pass: the commit protocol's
+	// steps, the snapshot announcement, the reader's window between lock
+	// check and head load, and the install's publication.
+	for _, p := range []string{
+		"txn.commit.locked", "txn.commit.versioned", "txn.commit.validated",
+		"txn.commit.installed", "mvcc.slot.announced",
+		"mvcc.record.read.checked", "mvcc.install.published",
+	} {
+		if hits[p] == 0 {
+			t.Errorf("chaos point %s was never reached", p)
+		}
+	}
 	if len(points) == 0 {
 		t.Fatal("no chaos.Yield point was reached: the commit path has no hooks yet " +
 			"(see internal/chaos: txn and mvcc should call chaos.Yield at their critical points), " +

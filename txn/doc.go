@@ -23,24 +23,63 @@
 // # Guarantees
 //
 // Read-write transactions are strictly serializable: each one that commits
-// appears to take effect atomically at its commit version, which lies
-// between its Begin and its Commit, and commits are ordered by version.
-// Read-only transactions (and read-write ones that wrote nothing) take effect
-// at their snapshot, never conflict, and never touch the shared clock. A
-// failed commit leaves no trace. Write skew and phantoms are prevented: reads
-// are validated at commit, and scans and reads of absent keys watch Silo-style
-// partition counters (see mvcc.Store).
+// appears to take effect atomically at its commit point (the moment its
+// commit reads the clock with its whole write set locked), which lies
+// between its Begin and its Commit; write skew and phantoms are prevented
+// (reads are validated at commit, and scans and reads of absent keys watch
+// Silo-style partition counters, see mvcc.Store). A read-write transaction
+// that wrote nothing validates its reads at Commit too and serializes
+// there. A failed commit leaves no trace.
+//
+// Read-only transactions (View, BeginReadOnly) see one consistent, fresh
+// snapshot: all of every commit that returned before they began (including
+// the caller's own: read-your-own-commits across transactions and
+// goroutines, given a happens-before edge), all or nothing of every other
+// commit. They never conflict.
+//
+// Read-write closures may observe an inconsistent state that validation
+// later rejects. A read-write transaction reads at an optimistic snapshot
+// (it includes the commits of the clock tick in progress, so it costs no
+// shared write) and is validated only at commit, so while fn runs it can
+// see part of a concurrent commit (x updated, y not yet). Such an attempt
+// never commits. Update re-runs it: when fn returns an error other than a
+// conflict, or panics, Update first validates what fn read, and if a read
+// has changed it treats the failure as a conflict and re-runs fn (the error
+// is dropped, the panic recovered); a failure on a view that is still valid
+// is returned (or re-panicked) as before. Keep closures free of side
+// effects, and compute only their writes and result from what they read.
+// An explicit Begin() user sees the same: act on values read only after
+// Commit succeeded. View closures always see a consistent snapshot.
+//
+// When a read-write transaction meets a version installed after its
+// snapshot (the read could never validate), it extends the snapshot
+// (LSA/TinySTM): it takes a newer one, re-validates everything it read so
+// far, and, if that holds, continues there, so long transactions make
+// progress against a stream of commits to keys they have not read yet. If
+// the re-validation fails the transaction is doomed: it keeps reading its
+// old view, its writes return the conflict, and Commit fails with
+// ErrConflict (Update re-runs it).
+//
+// Why serializable and not snapshot isolation: under snapshot isolation two
+// transactions that each read x and y and write one of them both commit
+// (write skew), and a transaction that counts or scans can miss a
+// concurrent insert (phantom); the system this design replaces allowed
+// write skew. Validating reads and partition counters at commit costs a few
+// loads per read and rules both out.
 //
 // # How a commit works
 //
 // Silo/TL2 style with multi-version reads (see txState.commit for the
 // numbered protocol): reads run at the snapshot without locks; the commit
 // try-locks the write set (no waiting, hence no deadlock), takes a version
-// with one atomic Add on the global clock, validates the read set and the
-// watched counters, installs the new versions (recycling old ones through the
-// epoch-deferred node pool) and unlocks. A transaction object is pooled and
-// owns an mvcc epoch slot for its lifetime, so Begin+Commit, a point read and
-// an update of an existing key allocate nothing in steady state.
+// from the lazy clock (mvcc.Domain.CommitVersion: one load of a read-mostly
+// line in the common case, no shared write), validates the read set and the
+// watched counters, installs the new versions (recycling old ones through
+// the epoch-deferred node pool) and unlocks. Commits of disjoint keys share
+// versions and write no common cache line, so they scale with cores. A
+// transaction object is pooled and owns an mvcc epoch slot for its
+// lifetime, so Begin+Commit, a point read and an update of an existing key
+// allocate nothing in steady state.
 //
 // # Type erasure
 //

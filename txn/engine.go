@@ -54,21 +54,32 @@ func NewStore[K comparable, V any](e *Engine, opts ...mvcc.StoreOption) *mvcc.St
 	return mvcc.NewStore[K, V](e.d, opts...)
 }
 
-// Begin starts a read-write transaction at a fresh snapshot. The caller must
-// end it with Commit or Rollback (a deferred Rollback after Commit is
-// harmless: it returns ErrTxDone). Begin never blocks and, in steady state,
+// Begin starts a read-write transaction. Its snapshot includes every
+// commit that returned before Begin was called; it is optimistic (see
+// mvcc.Domain, "Read-write snapshot": it may also show part of a commit
+// made concurrently), which validation at Commit makes harmless. The caller
+// must end it with Commit or Rollback (a deferred Rollback after Commit is
+// harmless: it returns ErrTxDone). Begin never blocks, writes no shared
+// memory but the transaction's own epoch slot, and, in steady state,
 // allocates nothing.
 func (e *Engine) Begin() Tx { return e.begin(false) }
 
-// BeginReadOnly starts a read-only transaction: a snapshot. Its reads are
-// not tracked, it never conflicts, and its writes fail with ErrReadOnly.
-// End it with Commit or Rollback (they are the same for it).
+// BeginReadOnly starts a read-only transaction: a fresh, consistent
+// snapshot that includes every commit that returned before the call. Its
+// reads are not tracked, it never conflicts, and its writes fail with
+// ErrReadOnly. End it with Commit or Rollback (they are the same for it).
 func (e *Engine) BeginReadOnly() Tx { return e.begin(true) }
 
 func (e *Engine) begin(readOnly bool) Tx {
 	st := e.pool.Get().(*txState)
 	st.readOnly = readOnly
-	st.snap = st.slot.Acquire()
+	st.extensions = 0
+	if readOnly {
+		st.snap = st.slot.Acquire()
+		st.consistent = true
+	} else {
+		st.snap, st.consistent = st.slot.AcquireOptimistic()
+	}
 	return Tx{st: st, gen: st.gen.Load()}
 }
 
@@ -87,13 +98,24 @@ func (e *Engine) View(fn func(tx Tx) error) error {
 // Update runs fn in a serializable read-write transaction and commits it,
 // re-running fn in a fresh transaction when the commit (or fn, by returning
 // an error wrapping ErrConflict) reports a conflict, with the engine's
-// [RetryPolicy]. Any other error from fn rolls the transaction back and is
-// returned unchanged. If fn panics, the transaction is rolled back and the
-// panic continues. When the attempts run out the error is a *[RetryError]
-// wrapping the last conflict. tx is valid only during fn, and fn must not
-// Commit or Rollback it (Update does; a tx ended by fn makes Update return
-// ErrTxDone). fn may run more than once, so it must not have effects outside
-// the transaction that a re-run would repeat.
+// [RetryPolicy]. tx is valid only during fn, and fn must not Commit or
+// Rollback it (Update does; a tx ended by fn makes Update return
+// ErrTxDone). When the attempts run out the error is a *[RetryError]
+// wrapping the last conflict.
+//
+// fn may observe an inconsistent state: a read-write transaction's reads
+// are validated at commit, not while fn runs, so fn can see part of a
+// commit made concurrently (see the package documentation). Update
+// therefore judges fn's failures by its reads: when fn returns another
+// error, or panics, Update first validates what fn read; if a read is no
+// longer current the failure may be an artefact of a torn view, so the
+// attempt counts as a conflict and fn is re-run (a panic is then
+// swallowed). Only a failure on a view that is still valid is final: the
+// error is returned unchanged, or the panic continues (with its stack)
+// after the transaction is rolled back. fn may run more than once, so it
+// must not have effects outside the transaction that a re-run would
+// repeat, and it must not act on what it read (beyond computing its
+// writes and its result) before Update returns.
 func (e *Engine) Update(fn func(tx Tx) error) error {
 	_, err := e.UpdateN(e.retry, fn)
 	return err
@@ -105,7 +127,7 @@ func (e *Engine) UpdateN(p RetryPolicy, fn func(tx Tx) error) (attempts int, err
 	p = p.withDefaults()
 	for attempts = 1; ; attempts++ {
 		tx := e.begin(false)
-		if err = run(tx, fn); err == nil {
+		if err = runUpdate(tx, fn); err == nil {
 			if err = tx.Commit(); err == nil {
 				return attempts, nil
 			}
@@ -134,6 +156,50 @@ func run(tx Tx, fn func(Tx) error) (err error) {
 		_ = tx.Rollback()
 	}
 	ok = true
+	return err
+}
+
+// runUpdate is run for Update: it calls fn(tx) and, when fn fails, tells a
+// real failure from one caused by a torn view.
+//
+//  1. fn returned nil: return nil (Update commits; validation decides).
+//  2. fn returned an error wrapping ErrConflict: roll back, return it
+//     (Update retries).
+//  3. fn returned another error: validate the reads (txState.readsValid).
+//     Still valid: the error stands (roll back, return it unchanged).
+//     Invalid: roll back, return errTornView (a conflict: Update retries).
+//  4. fn panicked: in the deferred function, without recovering, validate
+//     the reads. Valid: roll back and let the panic continue (its stack
+//     intact). Invalid: recover it, roll back, return errTornView. A
+//     runtime.Goexit (recover returns nil) is never stopped.
+//
+// A tx that fn ended itself is not validated (its reads are gone): the
+// failure stands.
+func runUpdate(tx Tx, fn func(Tx) error) (err error) {
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		if st := tx.live(); st != nil && !st.readsValid() { // (4)
+			if r := recover(); r != nil {
+				_ = tx.Rollback()
+				err = errTornView
+				return
+			}
+		}
+		_ = tx.Rollback()
+	}()
+	err = fn(tx)
+	ok = true
+	if err != nil { // (2), (3)
+		if !errors.Is(err, ErrConflict) {
+			if st := tx.live(); st != nil && !st.readsValid() {
+				err = errTornView
+			}
+		}
+		_ = tx.Rollback()
+	}
 	return err
 }
 

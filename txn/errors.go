@@ -35,6 +35,8 @@ var (
 	errReadLocked = &conflictError{"a record read is being committed by another transaction"}
 	errReadStale  = &conflictError{"a record read was changed by a concurrent commit"}
 	errPhantom    = &conflictError{"a concurrent commit inserted or deleted a key in a scanned range or a key read as absent"}
+	errStaleRead  = &conflictError{"a record read had a newer version and the snapshot could not be extended"}
+	errTornView   = &conflictError{"the closure failed on a view that a concurrent commit made inconsistent"}
 )
 
 // RetryError is returned by Update when every attempt failed with a

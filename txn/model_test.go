@@ -16,14 +16,18 @@ import (
 // against the engine with their operations explicitly interleaved, step by
 // step, and commit in random order. The checks:
 //
-//   - every operation's result equals what the transaction's snapshot of the
-//     model (the model state when it began, plus its own writes) gives, so
-//     reads are consistent and see their own writes, committed or not;
-//   - a read-write transaction that commits must be serializable at its
-//     commit point: replaying its operations on the model state that the
-//     commits before it produced (in commit order, which is version order
-//     here because one goroutine commits) yields exactly the results it saw,
-//     and the replay becomes the new model state;
+//   - every operation of a read-only transaction gives what its snapshot of
+//     the model (the model state when it began) gives;
+//   - every operation of a read-write transaction gives what some model
+//     state committed since it began (its snapshot is optimistic and may be
+//     extended, so not necessarily the one at Begin, but never an older
+//     one), plus its own writes so far, gives: reads see every commit
+//     before Begin and their own writes, committed or not;
+//   - a read-write transaction that commits, whether it wrote or only read,
+//     must be serializable at its commit point: replaying its operations on
+//     the model state that the commits before it produced (in commit order:
+//     one goroutine commits) yields exactly the results it saw, and the
+//     replay becomes the new model state;
 //   - an aborted or rolled-back transaction leaves no trace, and a
 //     transaction that overlapped no other writing commit never aborts;
 //   - at the end the engine holds exactly the model state, in both stores.
@@ -102,6 +106,26 @@ func (o op) apply(m modelState) string {
 	panic("bad op")
 }
 
+// applyEffect applies o's write, as the engine buffered it (result is what
+// the engine returned), to m: a Put always, a Delete or CompareAndSwap only
+// if it reported success (a delete of an absent key buffers nothing).
+func (o op) applyEffect(m modelState, result string) {
+	switch o.kind {
+	case opPutA, opPutB:
+		if result == "<nil>" {
+			o.apply(m)
+		}
+	case opDelA, opDelB, opCasA:
+		if strings.HasPrefix(result, "true") {
+			if o.kind == opCasA {
+				m.a[o.ka] = o.v
+			} else {
+				o.apply(m)
+			}
+		}
+	}
+}
+
 func scanString(m map[int]int) string {
 	keys := slices.Sorted(maps.Keys(m))
 	var sb strings.Builder
@@ -162,7 +186,9 @@ type modelTx struct {
 	ops      []op
 	results  []string
 	writes   bool
-	begunAt  int // writing commit attempts before Begin
+	begunAt  int  // writing commit attempts before Begin
+	begunH   int  // index in history of the model state at Begin
+	doomed   bool // an operation reported the conflict early (Commit must fail)
 	id       int
 	canWrite bool
 }
@@ -189,7 +215,8 @@ func runModel(t *testing.T, seed uint64, steps int) {
 	u.a = NewStore[int, int](u.e, mvcc.WithPartitioner(func(k int) uint64 { return uint64(k % 2) }))
 	u.b = NewStore[string, int](u.e)
 	model := modelState{a: map[int]int{}, b: map[string]int{}}
-	writeAttempts := 0 // commits with writes, successful or not
+	history := []modelState{model} // every committed model state, oldest first
+	writeAttempts := 0             // commits with writes, successful or not
 	var live []*modelTx
 	nextID := 0
 	var committed, conflicts, rolledBack int
@@ -225,17 +252,28 @@ func runModel(t *testing.T, seed uint64, steps int) {
 			// A commit that fails validation may already have bumped
 			// phantom counters (they are bumped at lock time), so only a
 			// transaction that overlapped no writing commit attempt at all
-			// is guaranteed to commit.
-			if writeAttempts == mt.begunAt+1 {
+			// is guaranteed to commit. (A transaction that wrote nothing
+			// now validates its reads too; its own commit is no writing
+			// attempt.)
+			own := 0
+			if mt.writes {
+				own = 1
+			}
+			if writeAttempts == mt.begunAt+own {
 				t.Fatalf("seed %d tx %d aborted though no writing commit overlapped it: %v", seed, mt.id, err)
 			}
 			conflicts++
 			return
 		}
+		if mt.doomed {
+			t.Fatalf("seed %d tx %d committed after an operation reported a conflict", seed, mt.id)
+		}
 		committed++
-		if !mt.writes {
+		if mt.ro {
 			return // serializes at its snapshot; its results were checked against it
 		}
+		// A read-write transaction, with writes or only reads, was
+		// validated at commit: it serializes there.
 		replay := model.clone()
 		for j, o := range mt.ops {
 			if got := o.apply(replay); got != mt.results[j] {
@@ -243,13 +281,16 @@ func runModel(t *testing.T, seed uint64, steps int) {
 					seed, mt.id, j, o, mt.results[j], got)
 			}
 		}
-		model = replay
+		if mt.writes {
+			model = replay
+			history = append(history, model)
+		}
 	}
 
 	for range steps {
 		switch x := r.IntN(10); {
 		case len(live) == 0 || (x < 2 && len(live) < 4):
-			mt := &modelTx{ro: r.IntN(4) == 0, view: model.clone(), begunAt: writeAttempts, id: nextID}
+			mt := &modelTx{ro: r.IntN(4) == 0, view: model.clone(), begunAt: writeAttempts, begunH: len(history) - 1, id: nextID}
 			nextID++
 			if mt.ro {
 				mt.tx = u.e.BeginReadOnly()
@@ -263,9 +304,17 @@ func runModel(t *testing.T, seed uint64, steps int) {
 			o := randomOp(r, mt.ro)
 			got := u.run(mt.tx, o)
 			logf("tx %d op %+v -> %q", mt.id, o, got)
-			want := o.apply(mt.view)
-			if got != want {
-				t.Fatalf("seed %d tx %d op %+v: engine %q, snapshot model %q", seed, mt.id, o, got, want)
+			if !mt.ro && strings.Contains(got, ErrConflict.Error()) {
+				// A stale read that extension could not fix dooms the
+				// transaction; its writes report it at once.
+				mt.doomed = true
+			} else if mt.ro {
+				if want := o.apply(mt.view); got != want {
+					t.Fatalf("seed %d tx %d op %+v: engine %q, snapshot model %q", seed, mt.id, o, got, want)
+				}
+			} else if !rwResultPlausible(history[mt.begunH:], mt, o, got) {
+				t.Fatalf("seed %d tx %d op %+v: engine %q matches no committed state since Begin plus own writes",
+					seed, mt.id, o, got)
 			}
 			// Only actual writes make the commit a writing one: a failed
 			// CAS or a delete of an absent key buffers nothing, and a
@@ -308,6 +357,21 @@ func runModel(t *testing.T, seed uint64, steps int) {
 	if st := u.e.Domain().Stats(); st.ActiveSnapshots != 0 {
 		t.Fatalf("seed %d: %d snapshots still active", seed, st.ActiveSnapshots)
 	}
+}
+
+// rwResultPlausible reports whether got is what o gives on one of the
+// committed states since mt began, with mt's own writes so far applied.
+func rwResultPlausible(states []modelState, mt *modelTx, o op, got string) bool {
+	for _, s := range slices.Backward(states) {
+		m := s.clone()
+		for i, prev := range mt.ops {
+			prev.applyEffect(m, mt.results[i])
+		}
+		if o.apply(m) == got {
+			return true
+		}
+	}
+	return false
 }
 
 func TestReferenceModel(t *testing.T) {

@@ -38,14 +38,16 @@ func Get[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K) (v V, ok bool) {
 		}
 		return v, false
 	}
-	v, ok, _ = p.read(st.snap, k)
+	v, ok, _ = p.read(st, k)
 	return v, ok
 }
 
 // Put buffers k = v in s; it becomes visible to others when tx commits.
 // Reads by tx see it at once. It fails with ErrTxDone on a dead tx,
 // ErrReadOnly in a read-only one, ErrForeignStore for a store of another
-// engine. Put does not read k, so a blind Put never conflicts with
+// engine, and with an error wrapping ErrConflict once tx is doomed (a read
+// met a newer version and snapshot extension could not re-validate what tx
+// had read: its Commit would fail anyway; Update re-runs it). Put does not read k, so a blind Put never conflicts with
 // concurrent writers of k (the later commit wins).
 func Put[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K, v V) error {
 	st, err := tx.writable()
@@ -85,7 +87,7 @@ func Delete[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K) (existed bool,
 		w.v, w.tomb = zero, true
 		return existed, nil
 	}
-	_, existed, r := p.read(st.snap, k)
+	_, existed, r := p.read(st, k)
 	if !existed {
 		return false, nil
 	}
@@ -106,7 +108,10 @@ func CompareAndSwap[K comparable, V comparable](tx Tx, s *mvcc.Store[K, V], k K,
 	if !ok || cur != old {
 		return false, tx.live().err
 	}
-	return true, Put(tx, s, k, new)
+	if err := Put(tx, s, k, new); err != nil {
+		return false, err // a doomed transaction refuses writes
+	}
+	return true, nil
 }
 
 // Scan calls fn for every key present in s as tx sees it (its snapshot
@@ -183,8 +188,7 @@ func scan[K comparable, V any](tx Tx, s *mvcc.Store[K, V], part int, fn func(k K
 			w := p.writes[i]
 			return w.tomb || fn(k, w.v)
 		}
-		v, ver, ok := r.Read(snap)
-		p.reads = append(p.reads, readEntry[V]{r: r, ver: ver})
+		v, ok := p.readRecord(st, r) // may extend st.snap
 		return !ok || fn(k, v)
 	})
 	if tx.live() == nil {
