@@ -38,6 +38,14 @@ type Case struct {
 	Op func(b *testing.B) (op func(), done func())
 }
 
+// us returns n microseconds: shorthand for the PlanGoal and OurGoal columns
+// of the case tables.
+func us(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+
+// ns returns n nanoseconds: shorthand for the PlanGoal and OurGoal columns
+// of the case tables.
+func ns(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
+
 // groups lists, in report order, the functions that contribute cases. Each
 // group lives in its own file (core.go, cache.go, branch.go, mem.go,
 // engine.go); a new

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"testing"
-	"time"
 
 	"github.com/substrate-lab/substrate/prims"
 )
@@ -14,8 +13,6 @@ import (
 // cycles over the runs in a shuffled order.
 
 func crossCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	return []Case{
 		{
 			Name: "cross_txn_kv_event", Tier: "B", Group: "cross", Gate: tierBGate,
@@ -44,11 +41,8 @@ type crossFixture struct {
 func newCrossFixture(b *testing.B) crossFixture {
 	f := crossFixture{kvFixture: newKVFixture(b), payloads: eventPayloads(256)}
 	f.log = newEventLog(b, f.db)
-	var err error
-	if f.cells, err = prims.NewStateCell[uint64](f.db, "cells"); err != nil {
-		b.Fatal(err)
-	}
-	err = f.db.Update(func(tx *prims.Tx) error {
+	f.cells = newCellStore(b, f.db)
+	err := f.db.Update(func(tx *prims.Tx) error {
 		for _, run := range benchRuns(kvRuns) {
 			if _, err := f.cells.Init(tx, run, "step", 0); err != nil {
 				return err

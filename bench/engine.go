@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/substrate-lab/substrate/mvcc"
 	"github.com/substrate-lab/substrate/txn"
@@ -34,8 +33,6 @@ const (
 
 // engineCases lists the Tier A1 cases in report order.
 func engineCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	return []Case{
 		{
 			Name: "engine_get_direct", Tier: "A1", Group: "engine", Gate: engineGate,

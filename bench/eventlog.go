@@ -33,8 +33,6 @@ const (
 )
 
 func eventlogCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	return []Case{
 		{
 			Name: "eventlog_append", Tier: "B", Group: "eventlog", Gate: tierBGate,

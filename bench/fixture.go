@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"testing"
 
 	"github.com/substrate-lab/substrate/lockfree"
+	"github.com/substrate-lab/substrate/prims"
 )
 
 // Fixed seeds: every run, every case and every peer sees the same keys in
@@ -80,4 +83,29 @@ func fillOrder(n int) []int {
 	r := rand.New(rand.NewPCG(seedShuffle^0xf111, seedKeysAlt))
 	r.Shuffle(n, func(i, j int) { p[i], p[j] = p[j], p[i] })
 	return p
+}
+
+// kvEntries returns the Tier B KV fixture's kvRuns x kvKeysPerRun entries
+// in fill order: for each run of benchRuns(kvRuns), the keys "key:0000" to
+// "key:0099", each formatted into its own string before any timer. The
+// substrate KV fixture (newKVFixture) and the PeersB stores
+// (newPeerKVFixture) both build from it, so they hold the same entries.
+func kvEntries() []kvOp {
+	var all []kvOp
+	for _, run := range benchRuns(kvRuns) {
+		for k := range kvKeysPerRun {
+			all = append(all, kvOp{run, fmt.Sprintf("key:%04d", k)})
+		}
+	}
+	return all
+}
+
+// newCellStore returns db's StateCell[uint64] store "cells", the store of
+// the statecell_* and cross_* fixtures; an error fails b.
+func newCellStore(b *testing.B, db *prims.DB) *prims.StateCell[uint64] {
+	cells, err := prims.NewStateCell[uint64](db, "cells")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cells
 }

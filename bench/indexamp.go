@@ -62,8 +62,6 @@ func raceSized(n int) int {
 }
 
 func indexAmpCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	tags := func(n int) func(*testing.B) { return func(b *testing.B) { runTraceRecords(b, n) } }
 	return []Case{
 		{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
-	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	memdb "github.com/hashicorp/go-memdb"
@@ -38,8 +37,6 @@ const (
 
 // kvstoreCases lists the KVStore cases in report order.
 func kvstoreCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	return []Case{
 		{
 			Name: "kvstore_get", Tier: "B", Group: "kvstore", Gate: tierBGate,
@@ -108,12 +105,7 @@ func newKVFixture(b *testing.B) kvFixture {
 		b.Fatal(err)
 	}
 	f := kvFixture{db: db, kv: kv}
-	var all []kvOp
-	for _, run := range benchRuns(kvRuns) {
-		for k := range kvKeysPerRun {
-			all = append(all, kvOp{run, fmt.Sprintf("key:%04d", k)})
-		}
-	}
+	all := kvEntries()
 	f.fill(b, all)
 	for _, i := range shuffled(denseKeys(len(all))) {
 		f.ops = append(f.ops, all[i])
@@ -417,12 +409,7 @@ type peerKVFixture struct {
 }
 
 func newPeerKVFixture() peerKVFixture {
-	var all []kvOp
-	for _, run := range benchRuns(kvRuns) {
-		for k := range kvKeysPerRun {
-			all = append(all, kvOp{run, fmt.Sprintf("key:%04d", k)})
-		}
-	}
+	all := kvEntries()
 	vals := kvPeerValues(len(all) + 1)
 	var f peerKVFixture
 	for _, i := range shuffled(denseKeys(len(all))) {

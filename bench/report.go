@@ -584,9 +584,9 @@ func filterString(re *regexp.Regexp) string {
 // runtime.Goexit, which runs deferred calls).
 func measure(body func(*testing.B), count int) Figure {
 	var (
-		ns, allocs, bytes []float64
-		extra             = map[string][]float64{}
-		fig               Figure
+		nsOp, allocs, bytes []float64
+		extra               = map[string][]float64{}
+		fig                 Figure
 	)
 	for range count {
 		var failed atomic.Bool
@@ -609,7 +609,7 @@ func measure(body func(*testing.B), count int) Figure {
 		if !ok {
 			v = float64(r.T.Nanoseconds()) / n
 		}
-		ns = append(ns, v)
+		nsOp = append(nsOp, v)
 		allocs = append(allocs, float64(r.MemAllocs)/n)
 		bytes = append(bytes, float64(r.MemBytes)/n)
 		for unit, x := range r.Extra {
@@ -618,8 +618,8 @@ func measure(body func(*testing.B), count int) Figure {
 			}
 		}
 	}
-	fig.NsSamples = ns
-	fig.NsPerOp = median(ns)
+	fig.NsSamples = nsOp
+	fig.NsPerOp = median(nsOp)
 	fig.AllocsPerOp = median(allocs)
 	fig.BytesPerOp = median(bytes)
 	for unit, xs := range extra {

@@ -344,16 +344,16 @@ func (rep *Report) facadeChart() htmlChart {
 	var notes []string
 	for _, l := range facadeLadders {
 		ops = append(ops, l.op)
-		var ns [3]float64
+		var layerNs [3]float64
 		for i, name := range l.layers {
 			if c, ok := rep.caseByName(name); ok && c.NsPerOp > 0 {
-				ns[i] = c.NsPerOp
+				layerNs[i] = c.NsPerOp
 				ran = true
 			}
-			vals[i] = append(vals[i], ns[i])
+			vals[i] = append(vals[i], layerNs[i])
 		}
-		if ns[0] > 0 && ns[1] > 0 && ns[2] > 0 {
-			notes = append(notes, fmt.Sprintf("%s: A1/A0 %s, B/A1 %s, B/A0 %s", l.op, fmtRatio(ns[1]/ns[0]), fmtRatio(ns[2]/ns[1]), fmtRatio(ns[2]/ns[0])))
+		if layerNs[0] > 0 && layerNs[1] > 0 && layerNs[2] > 0 {
+			notes = append(notes, fmt.Sprintf("%s: A1/A0 %s, B/A1 %s, B/A0 %s", l.op, fmtRatio(layerNs[1]/layerNs[0]), fmtRatio(layerNs[2]/layerNs[1]), fmtRatio(layerNs[2]/layerNs[0])))
 		}
 	}
 	if !ran {

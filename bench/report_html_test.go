@@ -39,17 +39,17 @@ func checkSelfContained(t *testing.T, page string) {
 
 // chartReport has data for every chart of the page.
 func chartReport() *Report {
-	ns := func(v float64) Figure { return Figure{NsPerOp: v} }
+	nsFig := func(v float64) Figure { return Figure{NsPerOp: v} }
 	rep := &Report{BenchTime: "100ms", Count: 1, LatencyBudget: "100ms"}
 	for i, cc := range cacheCurve {
-		rep.Cases = append(rep.Cases, CaseResult{Name: cc.name, Tier: "A0", Group: "cache", Figure: ns(5 + 3*float64(i*i))})
+		rep.Cases = append(rep.Cases, CaseResult{Name: cc.name, Tier: "A0", Group: "cache", Figure: nsFig(5 + 3*float64(i*i))})
 	}
 	rep.Cases = append(rep.Cases,
-		CaseResult{Name: "core_get_hot", Tier: "A0", Group: "core", Figure: ns(9)},
-		CaseResult{Name: "engine_get_direct", Tier: "A1", Group: "engine", Figure: ns(60)},
-		CaseResult{Name: "kvstore_get", Tier: "B", Group: "kvstore", Figure: ns(140)},
-		CaseResult{Name: "core_put_hot", Tier: "A0", Group: "core", Figure: ns(14)},
-		CaseResult{Name: "engine_put_direct", Tier: "A1", Group: "engine", Figure: ns(200)},
+		CaseResult{Name: "core_get_hot", Tier: "A0", Group: "core", Figure: nsFig(9)},
+		CaseResult{Name: "engine_get_direct", Tier: "A1", Group: "engine", Figure: nsFig(60)},
+		CaseResult{Name: "kvstore_get", Tier: "B", Group: "kvstore", Figure: nsFig(140)},
+		CaseResult{Name: "core_put_hot", Tier: "A0", Group: "core", Figure: nsFig(14)},
+		CaseResult{Name: "engine_put_direct", Tier: "A1", Group: "engine", Figure: nsFig(200)},
 	)
 	for _, s := range contentionSpecs {
 		x := 0.3

@@ -205,9 +205,9 @@ func TestFormatting(t *testing.T) {
 			t.Errorf("fmtNs(%v) = %q, want %q", tc.ns, got, tc.want)
 		}
 	}
-	for ns, want := range map[float64]string{200: "<200 ns", 30: "<30 ns", 0: "-", 3000: "<3.0 µs"} {
-		if got := fmtGoal(ns); got != want {
-			t.Errorf("fmtGoal(%v) = %q, want %q", ns, got, want)
+	for goal, want := range map[float64]string{200: "<200 ns", 30: "<30 ns", 0: "-", 3000: "<3.0 µs"} {
+		if got := fmtGoal(goal); got != want {
+			t.Errorf("fmtGoal(%v) = %q, want %q", goal, got, want)
 		}
 	}
 	if got := fmtRatio(1.234); got != "1.23×" {

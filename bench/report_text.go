@@ -146,44 +146,44 @@ func (rep *Report) writeFacadeTax(w io.Writer) {
 	tiers := [3]string{"A0", "A1", "B "}
 	var notes []string
 	for _, l := range facadeLadders {
-		var ns [3]float64
+		var layerNs [3]float64
 		for i, name := range l.layers {
 			if c, ok := rep.caseByName(name); ok {
-				ns[i] = c.NsPerOp
+				layerNs[i] = c.NsPerOp
 			}
 		}
 		fmt.Fprintf(w, "%s operation:\n", l.op)
 		tw := newTable(w)
 		for i, name := range l.layers {
 			label := fmt.Sprintf("%s (%s):", tiers[i], name)
-			if ns[i] <= 0 {
+			if layerNs[i] <= 0 {
 				row(tw, label, "not measured in this run")
 				continue
 			}
 			var over []string
-			if i == 2 && ns[1] > 0 {
-				over = append(over, fmtRatio(ns[2]/ns[1])+" over A1")
+			if i == 2 && layerNs[1] > 0 {
+				over = append(over, fmtRatio(layerNs[2]/layerNs[1])+" over A1")
 			}
-			if i > 0 && ns[0] > 0 {
-				over = append(over, fmtRatio(ns[i]/ns[0])+" over A0")
+			if i > 0 && layerNs[0] > 0 {
+				over = append(over, fmtRatio(layerNs[i]/layerNs[0])+" over A0")
 			}
 			rel := "(baseline)"
 			if i > 0 {
 				rel = "(" + orDash(strings.Join(over, ", ")) + ")"
 			}
-			row(tw, label, fmtNs(ns[i]), rel)
+			row(tw, label, fmtNs(layerNs[i]), rel)
 		}
 		tw.Flush()
-		if ns[0] > 0 && ns[1] > 0 {
-			r := ns[1] / ns[0]
+		if layerNs[0] > 0 && layerNs[1] > 0 {
+			r := layerNs[1] / layerNs[0]
 			verdict := "transaction overhead acceptable"
 			if r > 20 {
 				verdict = "over 20×: the transaction layer has a problem"
 			}
 			notes = append(notes, fmt.Sprintf("%s A1/A0 ratio %s: %s", l.op, fmtRatio(r), verdict))
 		}
-		if ns[1] > 0 && ns[2] > 0 {
-			r := ns[2] / ns[1]
+		if layerNs[1] > 0 && layerNs[2] > 0 {
+			r := layerNs[2] / layerNs[1]
 			verdict := "facade overhead acceptable"
 			if r > 10 {
 				verdict = "over 10×: the facade has a problem"
@@ -399,31 +399,31 @@ func ratioCell(ratios map[string]float64, impl string) string {
 // fmtNs formats a duration given in nanoseconds the way the plan does: ns
 // below 1 µs (one decimal below 100 ns), µs below 1 ms and ms below 1 s with
 // one decimal, seconds above. Zero or less prints "-".
-func fmtNs(ns float64) string {
+func fmtNs(nanos float64) string {
 	switch {
-	case ns <= 0 || math.IsNaN(ns):
+	case nanos <= 0 || math.IsNaN(nanos):
 		return "-"
-	case ns < 100:
-		return fmt.Sprintf("%.1f ns", ns)
-	case ns < 1e3:
-		return fmt.Sprintf("%.0f ns", ns)
-	case ns < 1e6:
-		return fmt.Sprintf("%.1f µs", ns/1e3)
-	case ns < 1e9:
-		return fmt.Sprintf("%.1f ms", ns/1e6)
+	case nanos < 100:
+		return fmt.Sprintf("%.1f ns", nanos)
+	case nanos < 1e3:
+		return fmt.Sprintf("%.0f ns", nanos)
+	case nanos < 1e6:
+		return fmt.Sprintf("%.1f µs", nanos/1e3)
+	case nanos < 1e9:
+		return fmt.Sprintf("%.1f ms", nanos/1e6)
 	}
-	return fmt.Sprintf("%.2f s", ns/1e9)
+	return fmt.Sprintf("%.2f s", nanos/1e9)
 }
 
 // fmtGoal formats a goal as the plan's "<200 ns", or "-" for none.
-func fmtGoal(ns float64) string {
-	if ns <= 0 {
+func fmtGoal(nanos float64) string {
+	if nanos <= 0 {
 		return "-"
 	}
-	if ns < 1e3 && ns == math.Trunc(ns) {
-		return fmt.Sprintf("<%.0f ns", ns) // goals are whole: "<30 ns", not "<30.0 ns"
+	if nanos < 1e3 && nanos == math.Trunc(nanos) {
+		return fmt.Sprintf("<%.0f ns", nanos) // goals are whole: "<30 ns", not "<30.0 ns"
 	}
-	return "<" + fmtNs(ns)
+	return "<" + fmtNs(nanos)
 }
 
 // fmtRatio formats a ratio as "1.23×".

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"testing"
-	"time"
 
 	"github.com/substrate-lab/substrate/prims"
 )
@@ -26,7 +25,6 @@ const (
 )
 
 func runindexCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
 	return []Case{
 		{
 			Name: "runindex_create", Tier: "C", Group: "runindex", Gate: tierCGate,

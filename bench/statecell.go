@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/substrate-lab/substrate/prims"
 )
@@ -18,8 +17,6 @@ const (
 )
 
 func statecellCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	return []Case{
 		{
 			Name: "statecell_init", Tier: "B", Group: "statecell", Gate: tierBGate,
@@ -65,10 +62,7 @@ type cellFixture struct {
 
 func newCellFixture(b *testing.B) cellFixture {
 	db := openBenchDB(b)
-	cells, err := prims.NewStateCell[uint64](db, "cells")
-	if err != nil {
-		b.Fatal(err)
-	}
+	cells := newCellStore(b, db)
 	names := cellNames(cellsPerRun)
 	var all []cellOp
 	for _, run := range benchRuns(cellRuns) {
@@ -98,10 +92,7 @@ func newCellFixture(b *testing.B) cellFixture {
 // small per-run name set, as an agent's few cells per run would).
 func benchCellInit(b *testing.B) {
 	db := openBenchDB(b)
-	cells, err := prims.NewStateCell[uint64](db, "cells")
-	if err != nil {
-		b.Fatal(err)
-	}
+	cells := newCellStore(b, db)
 	names := []string{"plan", "budget", "mode", "goal"}
 	const warm = 1000
 	runs := make([]prims.RunID, (b.N+warm)/len(names)+1)

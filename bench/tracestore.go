@@ -39,8 +39,6 @@ const (
 )
 
 func tracestoreCases() []Case {
-	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	ns := func(n int) time.Duration { return time.Duration(n) * time.Nanosecond }
 	return []Case{
 		{
 			Name: "tracestore_record_minimal", Tier: "C", Group: "tracestore", Gate: tierCGate,
