@@ -63,7 +63,7 @@ func Put[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K, v V) error {
 		w.v, w.tomb = v, false
 		return nil
 	}
-	p.addWrite(writeEntry[K, V]{k: k, r: s.LoadOrCreate(k), v: v})
+	p.addWrite(writeEntry[K, V]{k: k, r: p.record(k), v: v})
 	st.nwrites++
 	return nil
 }

@@ -52,6 +52,13 @@ type storeTx[K comparable, V any] struct {
 	// partition i; scan[i] is that partition's counter, read before the
 	// first such scan looked at the map.
 	scanMask uint64
+	// lastK and lastR are the key and record of the newest read that found
+	// a record (lastR nil: none since reset). Put of that key, the common
+	// read-modify-write shape, takes the record from here instead of a
+	// second hash and map lookup (LoadOrCreate). Records are never removed
+	// from their store, so the pair stays valid for the transaction.
+	lastK K
+	lastR *mvcc.Record[V]
 	wbuf     [inlineWrites]writeEntry[K, V]
 	rbuf     [inlineReads]readEntry[V]
 
@@ -187,8 +194,18 @@ func (p *storeTx[K, V]) read(st *txState, k K) (v V, ok bool, r *mvcc.Record[V])
 			return v, false, nil
 		}
 	}
+	p.lastK, p.lastR = k, r
 	v, ok = p.readRecord(st, r)
 	return v, ok, r
+}
+
+// record returns k's record for a write: the one the last read found, when
+// it read k, else the store's (created if absent).
+func (p *storeTx[K, V]) record(k K) *mvcc.Record[V] {
+	if p.lastR != nil && p.lastK == k {
+		return p.lastR
+	}
+	return p.s.LoadOrCreate(k)
 }
 
 // readRecord reads r at the transaction's snapshot, extending the snapshot
@@ -381,6 +398,8 @@ func (p *storeTx[K, V]) reset() {
 	p.writes = resetSlice(p.writes, p.wbuf[:0])
 	p.reads = resetSlice(p.reads, p.rbuf[:0])
 	p.absent = p.absent[:0]
+	var zero K
+	p.lastK, p.lastR = zero, nil
 	p.scanMask = 0
 	p.nlocked = 0
 }
