@@ -59,8 +59,8 @@ type storeTx[K comparable, V any] struct {
 	// from their store, so the pair stays valid for the transaction.
 	lastK K
 	lastR *mvcc.Record[V]
-	wbuf     [inlineWrites]writeEntry[K, V]
-	rbuf     [inlineReads]readEntry[V]
+	wbuf  [inlineWrites]writeEntry[K, V]
+	rbuf  [inlineReads]readEntry[V]
 
 	// Cold: used only by large write sets and scans.
 	// widx indexes writes by key once len(writes) > linearMax.
