@@ -1,6 +1,9 @@
 package arena
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Epochs is what the pool needs from an epoch-based reclamation scheme (mvcc
 // implements it later).
@@ -17,6 +20,25 @@ type Epochs interface {
 	// Safe returns an epoch s such that no reader can still hold a node retired at an epoch < s.
 	Safe() uint64
 }
+
+// Advancer is implemented by an [Epochs] scheme that can move Safe forward
+// on demand, for example by recomputing a cached watermark that it otherwise
+// refreshes only now and then. When Get finds no reusable node while nodes
+// wait in the retired queue, a pool whose Epochs is also an Advancer calls
+// Advance (without holding its lock, at most once per [AdvanceEvery]
+// retirements) and looks again, so that a lazily advancing scheme does not
+// make the pool allocate in steady state.
+type Advancer interface {
+	// Advance tries to raise Safe. It may do nothing (a reader still holds
+	// an old epoch); it must not call back into the pool.
+	Advance()
+}
+
+// AdvanceEvery is the minimum number of retirements between two calls of
+// Advance by one pool: while a reader pins the epoch, Advance cannot help,
+// and this bounds what the pool spends trying (one call per AdvanceEvery
+// nodes allocated instead of reused).
+const AdvanceEvery = 64
 
 // Pool defaults. See [WithMaxFree] and [WithMaxRetired].
 const (
@@ -84,6 +106,7 @@ type retiredNode[T any] struct {
 // A Pool must not be copied after first use.
 type Pool[T any] struct {
 	ep                  Epochs
+	adv                 Advancer // ep, if it implements Advancer; else nil
 	maxFree, maxRetired int
 
 	mu sync.Mutex
@@ -93,11 +116,13 @@ type Pool[T any] struct {
 	head, n int
 	// pushed counts nodes ever put in the ring, popped those taken out;
 	// pushed - popped == n.
-	pushed, popped    uint64
-	free              []*T
-	allocated, reused uint64
-	dropped           uint64
-	lastEpoch         uint64 // the epoch of the newest ring entry
+	pushed, popped uint64
+	free           []*T
+	allocated      atomic.Uint64 // Alloc calls; atomic so that Alloc takes no lock
+	reused         uint64
+	dropped        uint64
+	lastEpoch      uint64 // the epoch of the newest ring entry
+	advancedAt     uint64 // pushed at the last call of adv.Advance
 }
 
 // NewPool returns an empty pool reusing nodes as ep allows. A nil ep never
@@ -109,41 +134,62 @@ func NewPool[T any](ep Epochs, opts ...PoolOption) *Pool[T] {
 			o(&c)
 		}
 	}
-	return &Pool[T]{ep: ep, maxFree: c.maxFree, maxRetired: c.maxRetired}
+	p := &Pool[T]{ep: ep, maxFree: c.maxFree, maxRetired: c.maxRetired}
+	p.adv, _ = ep.(Advancer)
+	return p
 }
 
 // Get returns a zeroed node: a retired one whose retire epoch is below
 // ep.Safe() if one exists, else new(T).
 func (p *Pool[T]) Get() *T {
-	p.mu.Lock()
-	if x := p.popFree(); x != nil {
-		p.mu.Unlock()
-		var zero T
-		*x = zero
+	if x := p.TryGet(); x != nil {
 		return x
 	}
-	if p.n == 0 || p.ep == nil {
-		p.allocated++
-		p.mu.Unlock()
-		return new(T)
-	}
-	upTo := p.pushed
-	p.mu.Unlock()
+	return p.Alloc()
+}
 
-	safe := p.ep.Safe()
-
+// TryGet returns a zeroed reusable node, or nil when the pool has none: a
+// free one, else a retired one whose retire epoch is below ep.Safe() (asking
+// an [Advancer] scheme to advance first when nothing is safe yet, at most
+// once per [AdvanceEvery] retirements). It never allocates; callers that
+// shard nodes over several pools use it to look in another pool before
+// allocating with [Pool.Alloc].
+func (p *Pool[T]) TryGet() *T {
 	p.mu.Lock()
-	p.drain(safe, upTo)
 	x := p.popFree()
-	if x == nil {
-		p.allocated++
+	if x == nil && p.n > 0 && p.ep != nil {
+		upTo := p.pushed
 		p.mu.Unlock()
-		return new(T)
+		safe := p.ep.Safe()
+		p.mu.Lock()
+		p.drain(safe, upTo)
+		x = p.popFree()
+		if x == nil && p.adv != nil && p.n > 0 && p.pushed-p.advancedAt >= AdvanceEvery {
+			// Nothing is reusable yet, but nodes wait: ask the scheme to
+			// advance, then look again (see Advancer).
+			p.advancedAt = p.pushed
+			upTo = p.pushed
+			p.mu.Unlock()
+			p.adv.Advance()
+			safe = p.ep.Safe()
+			p.mu.Lock()
+			p.drain(safe, upTo)
+			x = p.popFree()
+		}
 	}
 	p.mu.Unlock()
-	var zero T
-	*x = zero
+	if x != nil {
+		var zero T
+		*x = zero
+	}
 	return x
+}
+
+// Alloc returns new(T) and counts it in PoolStats.Allocated: what Get does
+// when TryGet finds nothing.
+func (p *Pool[T]) Alloc() *T {
+	p.allocated.Add(1)
+	return new(T)
 }
 
 // Retire hands x back to the pool. The caller must already have made x
@@ -200,7 +246,7 @@ func (p *Pool[T]) Stats() PoolStats {
 		p.drain(safe, upTo)
 	}
 	s := PoolStats{
-		Allocated: p.allocated,
+		Allocated: p.allocated.Load(),
 		Reused:    p.reused,
 		Retired:   p.n,
 		Free:      len(p.free),

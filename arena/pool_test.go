@@ -330,3 +330,79 @@ func TestPoolSafeOnlyCoversEarlierRetires(t *testing.T) {
 		t.Fatalf("stats: %+v", s)
 	}
 }
+
+// advancingEpochs is a fake scheme that implements Advancer: Advance makes
+// every epoch retired so far safe and counts its calls.
+type advancingEpochs struct {
+	fakeEpochs
+	calls atomic.Int64
+}
+
+func (a *advancingEpochs) Advance() {
+	a.calls.Add(1)
+	a.safe.Store(a.cur.Load() + 1)
+}
+
+// TestTryGetAndAlloc: TryGet never allocates (nil from an empty pool, and
+// nil while retired nodes are not yet safe), Alloc counts its nodes, and
+// Get is TryGet else Alloc.
+func TestTryGetAndAlloc(t *testing.T) {
+	f := newFake(5, 0)
+	p := NewPool[node](f)
+	if x := p.TryGet(); x != nil {
+		t.Fatal("TryGet on an empty pool returned a node")
+	}
+	x := p.Alloc()
+	if x == nil || p.Stats().Allocated != 1 {
+		t.Fatalf("Alloc: %v, allocated %d", x, p.Stats().Allocated)
+	}
+	x.A = 7
+	p.Retire(x) // epoch 5, safe 0: waits
+	if y := p.TryGet(); y != nil {
+		t.Fatal("TryGet handed out a node before its epoch was safe")
+	}
+	f.safe.Store(6)
+	y := p.TryGet()
+	if y != x || y.A != 0 {
+		t.Fatalf("TryGet after the epoch passed: %p (A=%d), want %p zeroed", y, y.A, x)
+	}
+	if st := p.Stats(); st.Allocated != 1 || st.Reused != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if z := p.Get(); z == nil || p.Stats().Allocated != 2 {
+		t.Fatal("Get on an empty pool did not allocate")
+	}
+}
+
+// TestAdvancerCalledWhenStuck: a pool whose scheme is an Advancer asks it to
+// advance when nothing is reusable but nodes wait, at most once per
+// AdvanceEvery retirements, and reuses what the advance made safe; with no
+// retired node it never asks.
+func TestAdvancerCalledWhenStuck(t *testing.T) {
+	a := &advancingEpochs{}
+	a.cur.Store(10)
+	p := NewPool[node](a)
+	_ = p.Get() // empty ring: allocates, no Advance
+	if a.calls.Load() != 0 {
+		t.Fatal("Advance called with nothing retired")
+	}
+	for range AdvanceEvery - 1 {
+		p.Retire(new(node))
+	}
+	if x := p.TryGet(); x != nil || a.calls.Load() != 0 {
+		t.Fatalf("advanced after %d retirements (< AdvanceEvery)", AdvanceEvery-1)
+	}
+	p.Retire(new(node))
+	if x := p.TryGet(); x == nil || a.calls.Load() != 1 {
+		t.Fatalf("after AdvanceEvery retirements: node %v, %d Advance calls; want a node and 1", x, a.calls.Load())
+	}
+	// The advance made all of them safe: the rest come without advancing.
+	for i := 1; i < AdvanceEvery; i++ {
+		if p.TryGet() == nil {
+			t.Fatalf("node %d missing after the advance", i)
+		}
+	}
+	if a.calls.Load() != 1 {
+		t.Fatalf("%d Advance calls, want 1", a.calls.Load())
+	}
+}

@@ -330,7 +330,22 @@ func (d *Domain) Epoch() uint64 { return d.wm.Load() }
 // Safe implements [arena.Epochs]: the cached watermark (see Epoch).
 func (d *Domain) Safe() uint64 { return d.wm.Load() }
 
-var _ arena.Epochs = (*Domain)(nil)
+// Advance implements [arena.Advancer]: it recomputes the watermark
+// ([Domain.RefreshWatermark], which also advances a dirty clock). A version
+// pool calls it when its free list is empty while retired nodes wait, so
+// that node reuse never waits for the periodic refresh of [Slot.NoteCommit]:
+// without it, a committer whose refresh came late (its period doubled, or
+// skipped because another participant had just refreshed) drained its
+// pool's free list and allocated until the next refresh (measured: 145-194
+// allocations in about 400,000 puts of engine_put_noalloc, in 3 runs of 20
+// on the 2-core VM). Safe to call from Store.Install: it takes no lock and
+// touches no record.
+func (d *Domain) Advance() { d.refresh() }
+
+var (
+	_ arena.Epochs   = (*Domain)(nil)
+	_ arena.Advancer = (*Domain)(nil)
+)
 
 // Watermark returns the cached watermark without recomputing it: a lower
 // bound on every active and future snapshot, possibly stale (lower than

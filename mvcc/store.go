@@ -3,6 +3,7 @@ package mvcc
 import (
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"reflect"
 	"unsafe"
 
@@ -117,6 +118,13 @@ type Store[K comparable, V any] struct {
 	spacers []*arena.Pool[version[V]]
 
 	_ cacheline.Pad128
+	// avail is a hint with bit i set when pools[i] may hold reusable nodes
+	// (free, or retired and waiting for the watermark). Install sets a
+	// shard's bit when it retires a node there and finds the bit clear (so
+	// in steady state it only reads this line), and clears it when a steal
+	// from that shard found nothing. A stale bit costs one failed TryGet; a
+	// missing one, one allocation: never a correctness question.
+	avail cacheline.PaddedUint64
 	// parts are the phantom partition counters: bumped (Add 1) by
 	// committers at lock time; the Add publishes nothing but its count.
 	parts [Partitions]cacheline.PaddedUint64
@@ -264,8 +272,20 @@ func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
 //     safe, and once the watermark catches up the boundary is near the
 //     head again and one cut drops the whole tail.
 func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint int) {
-	p := s.pools[uint(hint)%poolShards]
-	n := p.Get() // (1)
+	shard := uint(hint) % poolShards
+	p := s.pools[shard]
+	n := p.TryGet() // (1)
+	if n == nil && s.avail.Load()&(1<<shard) == 0 {
+		// Nothing was ever retired here (or a steal emptied it): a new
+		// committer. One whose own retired nodes are only waiting for
+		// the watermark allocates instead: stealing from other
+		// committers' shards in steady state took their pool locks and
+		// cache lines (engine_rmw_disjoint_parallel -cpu 2: +16%).
+		n = s.steal(shard)
+	}
+	if n == nil {
+		n = p.Alloc()
+	}
 	n.ver, n.val, n.tomb = ver, val, tomb
 	n.next.Store(r.head.Load()) // n is private until step 2
 	r.head.Store(n)             // (2) publishes n
@@ -286,8 +306,32 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 			p.Retire(x)
 			x = nx
 		}
+		if bit := uint64(1) << shard; s.avail.Load()&bit == 0 {
+			s.avail.Or(bit) // publishes nothing but the hint
+		}
 		return
 	}
+}
+
+// steal takes a reusable node from another shard than own, for a committer
+// whose own shard has none: a transaction object that is new (package txn
+// pools them per P, so a goroutine that moves to another processor may get
+// a fresh one, with a fresh slot and an empty shard) would otherwise
+// allocate until its own retired nodes mature. It tries the shards whose
+// avail bit is set, clearing the bit of each that had nothing; nil if none
+// had a node. Measured on the 2-core VM before it: engine_put_noalloc
+// allocated 19-194 times in about 400,000 puts in 8 of 30 runs.
+func (s *Store[K, V]) steal(own uint) *version[V] {
+	m := s.avail.Load() &^ (1 << own)
+	for m != 0 {
+		i := uint(bits.TrailingZeros64(m))
+		m &= m - 1
+		if n := s.pools[i].TryGet(); n != nil {
+			return n
+		}
+		s.avail.And(^(uint64(1) << i)) // publishes nothing but the hint
+	}
+	return nil
 }
 
 // pruneWalk bounds the versions Install looks at to find the prune point.

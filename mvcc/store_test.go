@@ -292,3 +292,55 @@ func TestRetiredNodeNotReusedWhilePinned(t *testing.T) {
 		t.Fatalf("node never reused after the snapshot was released: %+v", s.Stats().Pool)
 	}
 }
+
+// commitHint is commitOne with a chosen pool shard hint and no watermark
+// refresh of its own.
+func commitHint(s *Store[string, int], k string, v, hint int) {
+	r := s.LoadOrCreate(k)
+	for !r.TryLock() {
+	}
+	ver := s.d.NextVersion()
+	r.SetPending(ver)
+	s.Install(r, ver, v, false, hint)
+	r.Unlock()
+}
+
+// TestInstallStealsFromAnotherShard: a committer whose own pool shard is
+// empty (a new transaction object, with a new slot) takes matured nodes
+// from the shard another committer retired them to, instead of
+// allocating; the shard's avail bit is cleared once a steal finds it empty.
+func TestInstallStealsFromAnotherShard(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[string, int](d)
+	// Shard 0: 200 versions of "a" with the watermark held back, then a
+	// refresh and one more install, whose prune retires the whole tail
+	// there, and a refresh that matures it.
+	for i := range 200 {
+		commitHint(s, "a", i, 0)
+	}
+	d.RefreshWatermark()
+	commitHint(s, "a", 200, 0)
+	d.RefreshWatermark()
+	if s.avail.Load()&1 == 0 {
+		t.Fatal("shard 0 retired nodes but its avail bit is clear")
+	}
+	before := s.Stats().Pool.Allocated
+	for i := range 50 { // shard 7 is empty: every node must be stolen
+		commitHint(s, "b", i, 7)
+	}
+	if got := s.Stats().Pool.Allocated - before; got != 0 {
+		t.Fatalf("%d allocations for 50 installs on an empty shard with about 199 matured nodes in another", got)
+	}
+	// Drain shard 0 completely, then a steal that finds nothing clears its
+	// bit.
+	for s.pools[0].TryGet() != nil {
+	}
+	for s.pools[7].TryGet() != nil {
+	}
+	if n := s.steal(7); n != nil {
+		t.Fatal("stole from drained shards")
+	}
+	if s.avail.Load()&1 != 0 {
+		t.Fatal("a steal that found shard 0 empty left its bit set")
+	}
+}

@@ -35,3 +35,11 @@ func (p *PaddedUint64) Add(delta uint64) uint64 { return p.v.Add(delta) }
 func (p *PaddedUint64) CompareAndSwap(old, new uint64) bool {
 	return p.v.CompareAndSwap(old, new)
 }
+
+// Or atomically sets the bits of mask in the counter and returns the old
+// value.
+func (p *PaddedUint64) Or(mask uint64) uint64 { return p.v.Or(mask) }
+
+// And atomically keeps only the bits of mask in the counter and returns
+// the old value.
+func (p *PaddedUint64) And(mask uint64) uint64 { return p.v.And(mask) }
