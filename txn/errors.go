@@ -47,6 +47,7 @@ type RetryError struct {
 	Last     error // the last attempt's error
 }
 
+// Error reports the attempt count and the last attempt's error.
 func (e *RetryError) Error() string {
 	return fmt.Sprintf("txn: gave up after %d attempts: %v", e.Attempts, e.Last)
 }
