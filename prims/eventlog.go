@@ -224,6 +224,12 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 	for seq := start; seq < end; seq++ {
 		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
 		if !ok {
+			// In a read-write transaction this is a torn view (a
+			// concurrent Delete of the run seen in part): report the
+			// conflict it is. Only a view still valid is an anomaly.
+			if err := tx.tx.Validate(); err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, seq, run, h.n)
 		}
 		out = append(out, e)
@@ -250,7 +256,10 @@ func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
 // be the last event's. The result names the first event that fails. A log
 // with no events is valid with Length 0. Cost: O(Len) point reads, payload
 // encodings and hashes. Errors as for ReadRange (a payload that no longer
-// encodes is reported as invalid, not as an error).
+// encodes is reported as invalid, not as an error), plus ErrConflict when a
+// read-write transaction found the chain broken on a view that a concurrent
+// commit had made inconsistent (it would not commit anyway): a broken chain
+// is reported only on a consistent view.
 func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	if err := l.checkRead(tx, run); err != nil {
 		return ChainResult{}, err
@@ -261,18 +270,32 @@ func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	for seq := range h.n {
 		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
 		if !ok || e.Seq != seq || e.PrevHash != prev {
-			return ChainResult{Length: h.n, FirstInvalid: seq}, nil
+			return l.invalid(tx, h.n, seq)
 		}
 		sum, err := l.hash(seq, e.Type, e.Timestamp, e.Payload, &prev)
 		if err != nil || sum != e.Hash {
-			return ChainResult{Length: h.n, FirstInvalid: seq}, nil
+			return l.invalid(tx, h.n, seq)
 		}
 		prev = e.Hash
 	}
 	if prev != h.last {
-		return ChainResult{Length: h.n, FirstInvalid: max(h.n, 1) - 1}, nil
+		return l.invalid(tx, h.n, max(h.n, 1)-1)
 	}
 	return res, nil
+}
+
+// invalid is VerifyChain's result for a chain found broken at seq. A
+// read-write transaction may have seen part of a concurrent commit (a torn
+// view, see DB.Update), for example a Delete of the run that had removed
+// some events and not yet the head: then the finding is an artefact, and
+// the conflict is returned instead (Update re-runs its function), so that
+// a broken chain is reported only on a consistent view, never as a false
+// alarm.
+func (l *EventLog[P]) invalid(tx *Tx, n, seq uint64) (ChainResult, error) {
+	if err := tx.tx.Validate(); err != nil {
+		return ChainResult{}, err
+	}
+	return ChainResult{Length: n, FirstInvalid: seq}, nil
 }
 
 // deleteRun deletes every event of run and its head.

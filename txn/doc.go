@@ -49,7 +49,12 @@
 // is returned (or re-panicked) as before. Keep closures free of side
 // effects, and compute only their writes and result from what they read.
 // An explicit Begin() user sees the same: act on values read only after
-// Commit succeeded. View closures always see a consistent snapshot.
+// Commit succeeded. Code that finds a state it believes impossible (a
+// broken invariant, an index entry without its record) calls Tx.Validate
+// first: a conflict there means the view was torn and the finding is an
+// artefact (package prims does this in EventLog.VerifyChain and ReadRange,
+// so a chain is never reported broken on a torn view). View closures
+// always see a consistent snapshot.
 //
 // When a read-write transaction meets a version installed after its
 // snapshot (the read could never validate), it extends the snapshot

@@ -417,3 +417,36 @@ func TestLockWordSharedVersion(t *testing.T) {
 		return nil
 	})
 }
+
+// TestValidateTellsTornViews: Tx.Validate is nil on a consistent view and a
+// conflict on a torn one (the construction of TestTornViewRetried), nil for
+// a read-only transaction, and ErrTxDone once the transaction has ended.
+func TestValidateTellsTornViews(t *testing.T) {
+	e, s, setBoth := tornSetup(t)
+	tx := e.Begin()
+	x, _ := Get(tx, s, "x")
+	if err := tx.Validate(); err != nil {
+		t.Fatalf("Validate on an untouched view: %v", err)
+	}
+	setBoth(1) // commits x = y = 1 in the tick tx's snapshot includes
+	y, _ := Get(tx, s, "y")
+	if x == y {
+		t.Fatalf("the construction did not tear: x = y = %d", x)
+	}
+	if err := tx.Validate(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Validate on a torn view = %v, want a conflict", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Commit of a torn view = %v, want a conflict", err)
+	}
+	if err := tx.Validate(); !errors.Is(err, ErrTxDone) {
+		t.Fatalf("Validate after Commit = %v, want ErrTxDone", err)
+	}
+	ro := e.BeginReadOnly()
+	Get(ro, s, "x")
+	setBoth(2)
+	if err := ro.Validate(); err != nil {
+		t.Fatalf("Validate of a read-only snapshot = %v, want nil (snapshots are consistent)", err)
+	}
+	ro.Rollback()
+}

@@ -60,6 +60,36 @@ func (tx Tx) ReadOnly() bool {
 	return st != nil && st.readOnly
 }
 
+// Validate reports whether the view tx has read so far is consistent: nil
+// for a live read-only transaction (its snapshot is fresh and consistent)
+// and for a read-write one whose every read is still the newest version,
+// unlocked, and whose watched ranges are unchanged (all of them hold at
+// this moment, so the view equals the committed state now); otherwise an
+// error wrapping ErrConflict, and then tx cannot commit either. A closure of
+// a read-write transaction may see part of a concurrent commit (see the
+// package documentation): code that finds a state it considers impossible
+// calls Validate to tell such a torn view, which it should report as a
+// conflict, from a real anomaly. It returns ErrTxDone on an ended tx.
+// Validate writes nothing; its cost is one pass over the read set.
+func (tx Tx) Validate() error {
+	st := tx.live()
+	if st == nil {
+		return ErrTxDone
+	}
+	if st.readOnly {
+		return nil
+	}
+	if ce, ok := st.err.(*conflictError); ok {
+		return ce
+	}
+	for _, a := range st.active {
+		if err := a.p.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Done reports whether tx has ended (committed, rolled back, or zero).
 func (tx Tx) Done() bool { return tx.live() == nil }
 
