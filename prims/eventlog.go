@@ -149,7 +149,7 @@ func (l *EventLog[P]) hash(seq uint64, typ string, ts time.Time, payload P, prev
 
 // Append adds an event of type typ with payload to run's log and returns
 // its sequence number. The event's timestamp is the transaction's (the time
-// of its first timestamped write); its hash links it to the run's previous
+// of its first timestamped operation); its hash links it to the run's previous
 // event. The payload is stored as
 // given: do not mutate it afterwards.
 //
@@ -167,8 +167,9 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 	if typ == "" {
 		return 0, fmt.Errorf("%w: empty event type", ErrInvalid)
 	}
+	now := tx.now() // before the head read, outside the conflict window (see StateCell.Transition)
 	h, _ := txn.Get(tx.tx, l.heads, run)
-	e := Event[P]{Seq: h.n, Type: typ, Payload: payload, Timestamp: tx.now(), PrevHash: h.last}
+	e := Event[P]{Seq: h.n, Type: typ, Payload: payload, Timestamp: now, PrevHash: h.last}
 	sum, err := l.hash(e.Seq, typ, e.Timestamp, payload, &h.last)
 	if err != nil {
 		return 0, err

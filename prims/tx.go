@@ -32,7 +32,8 @@ import (
 //
 // Timestamps: every write of one transaction that records a time (an
 // event's Timestamp, a state cell's UpdatedAt) records the same one, read
-// from the clock by the first of them.
+// from the clock by the first operation that may write one (before it
+// reads, so that the clock read stays out of its conflict window).
 //
 // Failed operations do not poison the transaction: an operation rejected for
 // bad input, a missing cell, a version mismatch or a Transition function's
@@ -58,8 +59,8 @@ func (t *Tx) reset(tx txn.Tx) {
 }
 
 // now returns the transaction's timestamp: the wall-clock time (without a
-// monotonic reading) of its first timestamped write (an event's Timestamp,
-// a cell's UpdatedAt). Every write of one transaction attempt carries the
+// monotonic reading) of its first timestamped operation (an Append, a
+// cell's Set, CAS or Transition). Every write of one transaction attempt carries the
 // same time; a retried attempt reads the clock again. Reading the clock once
 // per transaction rather than per write saves a clock read (tens of
 // nanoseconds on virtual machines) per operation of multi-write
