@@ -59,36 +59,6 @@ func newCrossFixture(b *testing.B) crossFixture {
 	return f
 }
 
-// runCross runs body once per iteration, op cycling over the KV fixture's
-// shuffled entries (so over every run), after one warm-up pass; a failed
-// Update fails the benchmark.
-func runCross(b *testing.B, f crossFixture, op *kvOp, n *int, body func(tx *prims.Tx) error) {
-	b.ReportAllocs()
-	failures := 0
-	for i := range f.ops {
-		*op, *n = f.ops[i], i
-		if f.db.Update(body) != nil {
-			failures++
-		}
-	}
-	b.ResetTimer()
-	i := 0
-	for k := range b.N {
-		*op, *n = f.ops[i], k
-		if f.db.Update(body) != nil {
-			failures++
-		}
-		i++
-		if i == len(f.ops) {
-			i = 0
-		}
-	}
-	b.StopTimer()
-	if failures != 0 {
-		b.Fatalf("%d transactions failed", failures)
-	}
-}
-
 // benchCrossKVEvent: one db.Update that puts an existing KV entry and
 // appends a 64-byte event to the same run's log.
 func benchCrossKVEvent(b *testing.B) {
@@ -97,7 +67,7 @@ func benchCrossKVEvent(b *testing.B) {
 		op kvOp
 		n  int
 	)
-	runCross(b, f, &op, &n, func(tx *prims.Tx) error {
+	runUpdates(b, f.db, f.ops, 1, &op, nil, &n, func(tx *prims.Tx) error {
 		if err := f.kv.Put(tx, op.run, op.key, uint64(n)); err != nil {
 			return err
 		}
@@ -115,7 +85,7 @@ func benchCrossKVEventState(b *testing.B) {
 		op kvOp
 		n  int
 	)
-	runCross(b, f, &op, &n, func(tx *prims.Tx) error {
+	runUpdates(b, f.db, f.ops, 1, &op, nil, &n, func(tx *prims.Tx) error {
 		if err := f.kv.Put(tx, op.run, op.key, uint64(n)); err != nil {
 			return err
 		}

@@ -109,3 +109,48 @@ func newCellStore(b *testing.B, db *prims.DB) *prims.StateCell[uint64] {
 	}
 	return cells
 }
+
+// runUpdates is the timed loop of the Tier B update cases. It makes warm
+// passes over ops (so that version-node pools reach their steady state, as
+// in runEnginePuts), then runs one db.Update(body) per iteration with *op =
+// ops[i], i cycling over ops in order, *idx = i and *iter = the iteration
+// number (in the warm passes *iter = i). body reads them; idx or iter may be
+// nil when it does not. Any failed Update fails the benchmark: these
+// single-goroutine updates never conflict.
+func runUpdates[O any](b *testing.B, db *prims.DB, ops []O, warm int, op *O, idx, iter *int, body func(tx *prims.Tx) error) {
+	b.ReportAllocs()
+	if idx == nil {
+		idx = new(int)
+	}
+	if iter == nil {
+		iter = new(int)
+	}
+	failures := 0
+	for range warm {
+		for i := range ops {
+			*op, *idx, *iter = ops[i], i, i
+			if db.Update(body) != nil {
+				failures++
+			}
+		}
+	}
+	if failures != 0 {
+		b.Fatalf("warm-up: %d updates failed", failures)
+	}
+	b.ResetTimer()
+	i := 0
+	for k := range b.N {
+		*op, *idx, *iter = ops[i], i, k
+		if db.Update(body) != nil {
+			failures++
+		}
+		i++
+		if i == len(ops) {
+			i = 0
+		}
+	}
+	b.StopTimer()
+	if failures != 0 {
+		b.Fatalf("%d of %d updates failed; single-goroutine updates never conflict", failures, b.N)
+	}
+}

@@ -216,51 +216,15 @@ func benchKVGet(b *testing.B) { runKVGets(b, newKVFixture(b), false) }
 // allocated.
 func benchKVGetNoAlloc(b *testing.B) { runKVGets(b, newKVFixture(b), true) }
 
-// runKVUpdates runs body (a db.Update function that uses op and n) once per
-// iteration over f.ops, after two warm-up passes (so that version-node
-// pools reach steady state, as in runEnginePuts). A failed Update fails
-// the benchmark.
-func runKVUpdates(b *testing.B, f kvFixture, op *kvOp, n *uint64, body func(tx *prims.Tx) error) {
-	b.ReportAllocs()
-	failures := 0
-	for range 2 {
-		for i := range f.ops {
-			*op, *n = f.ops[i], uint64(i)
-			if f.db.Update(body) != nil {
-				failures++
-			}
-		}
-	}
-	if failures != 0 {
-		b.Fatalf("warm-up: %d updates failed", failures)
-	}
-	b.ResetTimer()
-	i := 0
-	for k := range b.N {
-		*op, *n = f.ops[i], uint64(k)
-		if f.db.Update(body) != nil {
-			failures++
-		}
-		i++
-		if i == len(f.ops) {
-			i = 0
-		}
-	}
-	b.StopTimer()
-	if failures != 0 {
-		b.Fatalf("%d of %d updates failed; single-goroutine updates never conflict", failures, b.N)
-	}
-}
-
 // benchKVPut: db.Update + KVStore.Put of an existing key (Put reads the key
 // to know whether the run's key set changes: it does not here) + commit.
 func benchKVPut(b *testing.B) {
 	f := newKVFixture(b)
 	var (
 		op kvOp
-		n  uint64
+		n  int
 	)
-	runKVUpdates(b, f, &op, &n, func(tx *prims.Tx) error { return f.kv.Put(tx, op.run, op.key, n) })
+	runUpdates(b, f.db, f.ops, 2, &op, nil, &n, func(tx *prims.Tx) error { return f.kv.Put(tx, op.run, op.key, uint64(n)) })
 	f.checkKeyCount(b)
 }
 
@@ -268,11 +232,8 @@ func benchKVPut(b *testing.B) {
 // read-modify-write peers are compared on (kv_rmw).
 func benchKVRMW(b *testing.B) {
 	f := newKVFixture(b)
-	var (
-		op kvOp
-		n  uint64
-	)
-	runKVUpdates(b, f, &op, &n, func(tx *prims.Tx) error {
+	var op kvOp
+	runUpdates(b, f.db, f.ops, 2, &op, nil, nil, func(tx *prims.Tx) error {
 		v, ok := f.kv.Get(tx, op.run, op.key)
 		if !ok {
 			return fmt.Errorf("missing %v/%s", op.run, op.key)

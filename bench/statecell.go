@@ -166,41 +166,6 @@ func benchCellRead(b *testing.B) {
 	}
 }
 
-// runCellUpdates runs body once per iteration over f.ops (setting *op and
-// *i, the op's index), after two warm-up passes; a failed Update fails the
-// benchmark.
-func runCellUpdates(b *testing.B, f cellFixture, op *cellOp, idx *int, body func(tx *prims.Tx) error) {
-	b.ReportAllocs()
-	failures := 0
-	for range 2 {
-		for i := range f.ops {
-			*op, *idx = f.ops[i], i
-			if f.db.Update(body) != nil {
-				failures++
-			}
-		}
-	}
-	if failures != 0 {
-		b.Fatalf("warm-up: %d updates failed", failures)
-	}
-	b.ResetTimer()
-	i := 0
-	for range b.N {
-		*op, *idx = f.ops[i], i
-		if f.db.Update(body) != nil {
-			failures++
-		}
-		i++
-		if i == len(f.ops) {
-			i = 0
-		}
-	}
-	b.StopTimer()
-	if failures != 0 {
-		b.Fatalf("%d of %d updates failed; every one was uncontended and expected the right version", failures, b.N)
-	}
-}
-
 // benchCellCAS: db.Update + StateCell.CAS with the right expected version
 // (tracked outside the DB, as a caller that read it would) + commit, which
 // validates the version read.
@@ -214,7 +179,7 @@ func benchCellCAS(b *testing.B) {
 		op cellOp
 		i  int
 	)
-	runCellUpdates(b, f, &op, &i, func(tx *prims.Tx) error {
+	runUpdates(b, f.db, f.ops, 2, &op, &i, nil, func(tx *prims.Tx) error {
 		v, err := f.cells.CAS(tx, op.run, op.name, ver[i], ver[i])
 		if err == nil {
 			ver[i] = v
@@ -233,7 +198,7 @@ func benchCellTransition(b *testing.B) {
 		op cellOp
 		i  int
 	)
-	runCellUpdates(b, f, &op, &i, func(tx *prims.Tx) error {
+	runUpdates(b, f.db, f.ops, 2, &op, &i, nil, func(tx *prims.Tx) error {
 		_, err := f.cells.Transition(tx, op.run, op.name, inc)
 		return err
 	})

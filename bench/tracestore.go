@@ -408,9 +408,9 @@ func benchCrossAllPrimitives(b *testing.B) {
 	var (
 		op   kvOp
 		n    int
-		tick time.Duration // trace times only increase (runCross restarts n after its warm-up)
+		tick time.Duration // trace times only increase (runUpdates restarts n after its warm-up)
 	)
-	runCross(b, f, &op, &n, func(tx *prims.Tx) error {
+	runUpdates(b, f.db, f.ops, 1, &op, nil, &n, func(tx *prims.Tx) error {
 		if err := f.kv.Put(tx, op.run, op.key, uint64(n)); err != nil {
 			return err
 		}
