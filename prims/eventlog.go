@@ -239,11 +239,8 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 }
 
 func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
-	if err := tx.check(l.db); err != nil {
+	if err := tx.checkRead(l.db); err != nil {
 		return err
-	}
-	if tx.tx.Done() {
-		return ErrTxDone
 	}
 	if run.IsZero() {
 		return errZeroRun

@@ -122,11 +122,8 @@ func (s *KVStore[V]) Delete(tx *Tx, run RunID, key string) (existed bool, err er
 // ErrConflict. Inserts into other runs do not affect it. Errors: ErrInvalid
 // (zero run, nil or foreign tx), ErrTxDone, ErrClosed.
 func (s *KVStore[V]) List(tx *Tx, run RunID, prefix string) ([]string, error) {
-	if err := tx.check(s.db); err != nil {
+	if err := tx.checkRead(s.db); err != nil {
 		return nil, err
-	}
-	if tx.tx.Done() {
-		return nil, ErrTxDone
 	}
 	if run.IsZero() {
 		return nil, errZeroRun

@@ -219,13 +219,7 @@ func (x *RunIndex) checkRead(tx *Tx) error {
 	if x.db == nil {
 		return errNilDB
 	}
-	if err := tx.check(x.db); err != nil {
-		return err
-	}
-	if tx.tx.Done() {
-		return ErrTxDone
-	}
-	return nil
+	return tx.checkRead(x.db)
 }
 
 // Create registers a new run in status Active and returns its ID

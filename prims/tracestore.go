@@ -184,11 +184,8 @@ func (s *TraceStore) check(tx *Tx, run RunID) error {
 	if s.db == nil {
 		return errNilDB
 	}
-	if err := tx.check(s.db); err != nil {
+	if err := tx.checkRead(s.db); err != nil {
 		return err
-	}
-	if tx.tx.Done() {
-		return ErrTxDone
 	}
 	if run.IsZero() {
 		return errZeroRun

@@ -140,6 +140,19 @@ func (t *Tx) readable(db *DB) bool {
 	return t != nil && t.db == db && !db.closed.Load()
 }
 
+// checkRead validates t for a read that reports errors (List, ReadRange,
+// the Query methods) from a store of db: check, then a live transaction,
+// read-only or not.
+func (t *Tx) checkRead(db *DB) error {
+	if err := t.check(db); err != nil {
+		return err
+	}
+	if t.tx.Done() {
+		return ErrTxDone
+	}
+	return nil
+}
+
 // checkWrite validates t for a write to a store of db: check, then a live
 // read-write transaction.
 func (t *Tx) checkWrite(db *DB) error {
