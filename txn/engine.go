@@ -5,8 +5,10 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/mvcc"
 )
 
@@ -21,6 +23,18 @@ type Engine struct {
 	d     *mvcc.Domain
 	pool  sync.Pool // of *txState; each owns an epoch slot for its lifetime
 	retry RetryPolicy
+
+	_ cacheline.Pad128
+	// urgent is the right of way: 1 while an Update that has failed
+	// RetryPolicy.UrgentAfter attempts in a row holds it, else 0. Taken
+	// by CompareAndSwap(0, 1) and released by Store(0) by its holder
+	// only (they publish nothing but the flag); every read-write commit
+	// of another transaction loads it before locking (commit, step 0b).
+	// It sits alone in its block: it is read by every commit and written
+	// only by a starving transaction, so in steady state the line stays
+	// shared in every core's cache.
+	urgent atomic.Uint32
+	_      cacheline.Pad128
 }
 
 // Option configures an Engine at construction.
@@ -124,9 +138,68 @@ func (e *Engine) Update(fn func(tx Tx) error) error {
 // UpdateN is Update with an explicit policy; it also returns the number of
 // attempts made (1 when the first commit succeeded), for contention metrics.
 func (e *Engine) UpdateN(p RetryPolicy, fn func(tx Tx) error) (attempts int, err error) {
-	p = p.withDefaults()
-	for attempts = 1; ; attempts++ {
+	tx := e.begin(false)
+	if err = runUpdate(tx, fn); err == nil {
+		if err = tx.Commit(); err == nil {
+			return 1, nil
+		}
+	}
+	if !errors.Is(err, ErrConflict) {
+		return 1, err
+	}
+	return e.retryUpdate(p.withDefaults(), fn, err)
+}
+
+// retryUpdate is UpdateN after a first attempt failed with conflict err
+// (kept out of UpdateN so that the first attempt pays no deferred call).
+//
+// The right of way, steps:
+//  1. After UrgentAfter failed attempts, try to take e.urgent (a Load
+//     first, then CompareAndSwap(0, 1): one holder at a time; a loser
+//     retries as before and tries again after its next failure).
+//  2. While holding it, mark each attempt's transaction (txState.urgent)
+//     so that its own commit does not stand back, and restart the backoff
+//     schedule: the next waits are yields again, because the others are
+//     standing back and a sleep would waste the window. The schedule
+//     still grows if the holder keeps failing: a rival descheduled while
+//     it holds its commit locks makes every attempt fail until it runs
+//     again, and yields alone would burn the remaining attempts in well
+//     under a millisecond (TestSnapshotNeverTorn under -race gave up that
+//     way when the holder only yielded).
+//  3. Release it (Store(0)) when Update returns, whatever the outcome,
+//     including a panic or runtime.Goexit in fn (the deferred call).
+//
+// Why: commits are optimistic, so a transaction whose closure runs longer
+// than a rival's whole transaction loses every round to a rival that
+// commits back to back (its read is replaced before it can commit), and
+// exponential backoff makes this worse, not better: the loser waits while
+// the winner keeps going. On 16 cores contention/eventlog/4 and /8 gave up
+// after 150 attempts (9 and 20 operations in 2 s), and statecell/8 reached
+// 143 attempts. Standing back for a starving transaction is the fallback
+// of STMs such as TinySTM (serial-irrevocable mode) and of lock elision,
+// made cheap here: the flag costs a committer one load of a line nobody
+// writes in steady state.
+func (e *Engine) retryUpdate(p RetryPolicy, fn func(tx Tx) error, err error) (attempts int, _ error) {
+	urgent := false
+	defer func() {
+		if urgent {
+			e.urgent.Store(0) // (3) releases the right of way
+		}
+	}()
+	base := 0 // attempts made before the right of way was taken
+	for attempts = 1; ; {
+		if attempts >= p.MaxAttempts {
+			return attempts, &RetryError{Attempts: attempts, Last: err}
+		}
+		p.wait(attempts - base) // (2)
+		attempts++
+		if !urgent && attempts > p.UrgentAfter && e.urgent.Load() == 0 { // (1)
+			if urgent = e.urgent.CompareAndSwap(0, 1); urgent {
+				base = attempts - 1
+			}
+		}
 		tx := e.begin(false)
+		tx.st.urgent = urgent
 		if err = runUpdate(tx, fn); err == nil {
 			if err = tx.Commit(); err == nil {
 				return attempts, nil
@@ -135,12 +208,33 @@ func (e *Engine) UpdateN(p RetryPolicy, fn func(tx Tx) error) (attempts int, err
 		if !errors.Is(err, ErrConflict) {
 			return attempts, err
 		}
-		if attempts >= p.MaxAttempts {
-			return attempts, &RetryError{Attempts: attempts, Last: err}
-		}
-		p.wait(attempts)
 	}
 }
+
+// standBack is step 0b of commit for a transaction that does not hold the
+// right of way while another does: wait (yielding) until it is released,
+// but at most maxStandBack, so that a holder whose closure runs long (or
+// is descheduled) delays the others by a bounded amount and cannot
+// deadlock a closure that waits for another transaction.
+func (e *Engine) standBack() {
+	var start time.Time
+	for i := 0; e.urgent.Load() != 0; i++ {
+		if i%64 == 0 { // time.Now costs up to ~140 ns on a VM clock
+			if i == 0 {
+				start = time.Now()
+			} else if time.Since(start) > maxStandBack {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// maxStandBack bounds standBack. A holder's attempt takes a few
+// microseconds on every primitive of the M3 suite (cross_txn_all_primitives,
+// the longest, about 7 µs), so 1 ms is far beyond a normal attempt and
+// still short against the 280 ms a transaction may spend retrying.
+const maxStandBack = time.Millisecond
 
 // run calls fn(tx); if fn fails or panics (or calls runtime.Goexit), it
 // rolls tx back. A panic is not recovered, so it keeps its stack.
@@ -221,6 +315,12 @@ type RetryPolicy struct {
 	// MinBackoff and MaxBackoff bound the randomized wait (defaults 1 µs
 	// and 2 ms).
 	MinBackoff, MaxBackoff time.Duration
+	// UrgentAfter is the number of failed attempts after which the
+	// transaction asks for the right of way (default 8): while it holds
+	// it, other read-write transactions of the engine wait before
+	// committing (at most a millisecond each time) so that it can
+	// commit. One transaction holds it at a time.
+	UrgentAfter int
 }
 
 // DefaultRetryPolicy is the policy of Update unless WithRetryPolicy says
@@ -241,6 +341,7 @@ var DefaultRetryPolicy = RetryPolicy{
 	YieldAttempts: 3,
 	MinBackoff:    time.Microsecond,
 	MaxBackoff:    2 * time.Millisecond,
+	UrgentAfter:   8,
 }
 
 // sleepFloor is the shortest wait worth a timer; shorter ones yield.
@@ -259,6 +360,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxBackoff < p.MinBackoff {
 		p.MaxBackoff = max(d.MaxBackoff, p.MinBackoff)
+	}
+	if p.UrgentAfter <= 0 {
+		p.UrgentAfter = d.UrgentAfter
 	}
 	return p
 }

@@ -194,6 +194,7 @@ type txState struct {
 	// extended): then what the transaction read cannot be torn.
 	consistent bool
 	extensions int   // snapshot extensions so far (bounded by maxExtensions)
+	urgent     bool  // this attempt's Update holds the engine's right of way (Engine.urgent)
 	nwrites    int   // buffered writes across participants; 0 = no commit version
 	err        error // sticky failure (ErrForeignStore, or a conflict found early), returned by Commit
 
@@ -236,6 +237,7 @@ func (st *txState) finish(v uint64) {
 	st.active = st.active[:0]
 	st.nwrites = 0
 	st.err = nil
+	st.urgent = false
 	st.gen.Add(1)
 	st.e.pool.Put(st)
 }
@@ -304,6 +306,11 @@ func (st *txState) readsValid() bool {
 //     fail anyway), before locking anything or bumping any counter, so
 //     doomed transactions neither block others nor leave false phantom
 //     bumps nor touch the clock.
+//     0b. Before that precheck, stand back while another transaction
+//     holds the engine's right of way (Engine.urgent: an Update that has
+//     failed RetryPolicy.UrgentAfter attempts; Engine.standBack waits at
+//     most maxStandBack). The wait comes before any lock is taken, so the
+//     holder never waits for a transaction that waits for it.
 //  1. Lock the write set with no-wait try-locks, store by store; a busy
 //     record aborts (unlock what was taken, ErrConflict), so there is no
 //     deadlock and no waiting. While holding each lock, bump the phantom
@@ -360,6 +367,9 @@ func (st *txState) commit() error {
 		}
 		st.finish(0)
 		return nil
+	}
+	if !st.urgent && st.e.urgent.Load() != 0 { // (0b)
+		st.e.standBack()
 	}
 	for _, a := range st.active {
 		if err := a.p.precheck(); err != nil {
