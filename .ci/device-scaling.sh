@@ -4,14 +4,19 @@
 # (GOOS/GOARCH linux/amd64) into devbin/, because the lent machine may have
 # no Go toolchain:
 #
-#   go test -c -o devbin/bench.test ./bench
-#   go test -c -o devbin/stress.test ./stress
+#   export CGO_ENABLED=0
+#   go test -c -ldflags='-s -w' -o devbin/bench.test ./bench
+#   go test -c -ldflags='-s -w' -o devbin/stress.test ./stress
+#   go build -ldflags='-s -w' -o devbin/m3bench ./cmd/m3bench
+#   gzip -9 devbin/*    # the device's carry limit is 64 MiB in all
 #
-# Results go to $OUT (default ./devout). Takes about 3-4 minutes on 16 cores.
+# Results go to $OUT (default ./devout). Takes about 4-5 minutes on 16 cores.
 set -euo pipefail
 OUT=${OUT:-$PWD/devout}
 mkdir -p "$OUT"
 root=$PWD
+for f in "$root"/devbin/*.gz; do [ -e "$f" ] && gunzip -f "$f"; done
+chmod +x "$root"/devbin/*
 {
   echo "host: $(hostname) $(nproc) CPUs"; lscpu 2>/dev/null | grep -E 'Model name|Thread|Core|Socket|NUMA node\(s\)|L3' || true
   date -u +%FT%TZ
@@ -26,8 +31,12 @@ cd "$root/bench"
 # 3. The plan's contention protocol (500/2000/500 ms), pinned, every Tier D case.
 "$root/devbin/bench.test" -test.run '^$' -test.bench 'M3/contention/' -test.benchtime 2s -test.count 1 -test.v \
   > "$OUT/contention.txt" 2>&1 || true
-# 4. The invariant suite at 1..16 procs.
+# 4. The m3bench Tier D table with the plan's gates (disjoint/8 is judged here: a core per worker).
+"$root/devbin/m3bench" -bench 'contention/' -gates -json "$OUT/tierd.json" > "$OUT/m3bench-tierd.txt" 2>&1 \
+  && echo "m3bench gates: ok" >> "$OUT/m3bench-tierd.txt" || echo "m3bench gates: exit $?" >> "$OUT/m3bench-tierd.txt"
+# 5. The invariant suite at 1..16 procs.
 cd "$root/stress"
 "$root/devbin/stress.test" -test.count 1 -test.cpu 1,2,4,8,16 > "$OUT/stress.txt" 2>&1 && echo "stress: ok" >> "$OUT/stress.txt" || echo "stress: FAILED" >> "$OUT/stress.txt"
 tail -3 "$OUT/stress.txt"
 grep -E '^Benchmark' "$OUT/parallel.txt" | head -40
+cat "$OUT/m3bench-tierd.txt" | tail -40
