@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +62,9 @@ import (
 //	               min(GOMAXPROCS, cores): low means a busy machine (or
 //	               blocked workers); 1w-cpu-share-% the same for the baseline
 //	pinned         1 when workers were pinned to cores (N <= cores)
+//	handoff-ns     one-way cache-line handoff between cores 0 and 1 on this
+//	               machine (stress.Handoff, once per process; -1 with one
+//	               core): the floor under every same-key ratio
 //
 // Invariants are checked after each run and fail the benchmark (b.Fatal):
 // a StateCell's final value equals its successful transitions, an event
@@ -394,7 +398,29 @@ func benchContention(b *testing.B, s contentionSpec) {
 	b.ReportMetric(base.CPUShare()*100, "1w-cpu-share-%")
 	b.ReportMetric(r.OtherLoad(), "other-load")
 	b.ReportMetric(bool01(r.Pinned), "pinned")
+	b.ReportMetric(coreHandoffNs(), "handoff-ns")
 }
+
+// coreHandoffNs is this machine's one-way core 0 -> core 1 cache-line
+// handoff (stress.Handoff), measured once per process: the baseline of the
+// same-key cases (see the Tier D report). -1 with one core.
+func coreHandoffNs() float64 {
+	handoffOnce.Do(func() {
+		rounds := 100_000 // about 45 ms at the 2-core VM's 216 ns
+		if raceEnabled {
+			rounds = 5_000
+		}
+		if d, err := stress.Handoff(0, 1, rounds); err == nil {
+			handoffNs = float64(d.Nanoseconds())
+		}
+	})
+	return handoffNs
+}
+
+var (
+	handoffOnce sync.Once
+	handoffNs   = -1.0
+)
 
 func firstGaveUp(r stress.Result) error {
 	for _, w := range r.Workers {

@@ -179,3 +179,21 @@ func resultOf(perWorker []int64) stress.Result {
 	}
 	return r
 }
+
+// TestTierDHandoffLine: the Tier D table names the machine's core-to-core
+// handoff when the cases measured it, and says nothing when they did not
+// (one core: -1).
+func TestTierDHandoffLine(t *testing.T) {
+	for _, c := range []struct {
+		h    float64
+		want bool
+	}{{216, true}, {-1, false}} {
+		rep := &Report{Cases: []CaseResult{{Name: "contention/statecell/4", Tier: "D", Gate: "warn>=0.25x",
+			Figure: Figure{Metrics: map[string]float64{"x-1worker": 0.4, "gate-x": 0.25, "handoff-ns": c.h}}}}}
+		var sb strings.Builder
+		rep.writeTierD(&sb)
+		if got := strings.Contains(sb.String(), "handoff on this machine: 216 ns one way"); got != c.want {
+			t.Errorf("handoff-ns %v: line present %v, want %v:\n%s", c.h, got, c.want, sb.String())
+		}
+	}
+}
