@@ -43,6 +43,7 @@ type storeConfig struct {
 	mapOpts     []lockfree.Option
 	poolOpts    []arena.PoolOption
 	partitioner any // func(K) uint64 for the store's K; checked by NewStore
+	dense       any // denseKeys[K] for the store's K; checked by NewStore
 }
 
 // WithPresize sizes the store's key map for n keys (lockfree.WithPresize).
@@ -71,6 +72,35 @@ func WithPartitioner[K comparable](fn func(k K) uint64) StoreOption {
 	}
 }
 
+// WithDenseKeys makes the store index its records by group and sequence
+// number instead of hashing whole keys: split maps a key to a 16-byte group
+// (a run) and a sequence number that counts 0, 1, 2, ... within the group
+// (an event log's), and join is its inverse (Range rebuilds keys with it).
+// Each group's records then sit in a lock-free array indexed by the
+// sequence number (see denseIndex): no hashing of the sequence, no table
+// that is rebuilt as it grows, consecutive records in consecutive words.
+//
+// Use it only for keys whose sequence numbers are dense: creating a record
+// at sequence n allocates the group's array up to about 2n slots (8 bytes
+// each), so a store written at sequence 1<<40 would allocate terabytes.
+// Lookups of any sequence number are fine (an absent one costs nothing).
+// join(split(k)) must equal k. K must be the store's key type; NewStore
+// panics otherwise (a programming error, like WithPartitioner's). Map
+// options (WithPresize, WithMapOptions) do not apply to a dense store.
+func WithDenseKeys[K comparable](split func(K) (group [16]byte, seq uint64), join func(group [16]byte, seq uint64) K) StoreOption {
+	return func(c *storeConfig) {
+		if split != nil && join != nil {
+			c.dense = denseKeys[K]{split, join}
+		}
+	}
+}
+
+// denseKeys is WithDenseKeys' pair of functions.
+type denseKeys[K comparable] struct {
+	split func(K) ([16]byte, uint64)
+	join  func([16]byte, uint64) K
+}
+
 // WithPoolOptions passes options to each of the store's version-node pools
 // (for example arena.WithMaxFree).
 func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
@@ -78,9 +108,10 @@ func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
 }
 
 // Store is a versioned keyed collection in a [Domain]: a lockfree.Map from K
-// to *[Record] (lock-free lookups), pools that recycle the version nodes
-// unlinked by version GC, and [Partitions] padded structure counters for
-// phantom protection.
+// to *[Record] (lock-free lookups), or for keys made of a group and a dense
+// sequence number a per-group lock-free array ([WithDenseKeys]); pools that
+// recycle the version nodes unlinked by version GC; and [Partitions] padded
+// structure counters for phantom protection.
 //
 // Store itself provides the mechanisms; package txn provides the protocol
 // (snapshots, read/write sets, commit). Methods that change records
@@ -109,7 +140,9 @@ func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
 type Store[K comparable, V any] struct {
 	d     *Domain
 	id    uint64
-	m     *lockfree.Map[K, *Record[V]]
+	m     *lockfree.Map[K, *Record[V]] // the records; nil for a dense store
+	dense *denseIndex[V]               // the records of a WithDenseKeys store, else nil
+	keys  denseKeys[K]                 // WithDenseKeys' functions, for a dense store
 	seed  maphash.Seed
 	part  func(K) uint64 // WithPartitioner, or nil for the seeded hash
 	pools [poolShards]*arena.Pool[version[V]]
@@ -141,8 +174,17 @@ func NewStore[K comparable, V any](d *Domain, opts ...StoreOption) *Store[K, V] 
 	s := &Store[K, V]{
 		d:    d,
 		id:   d.nextStore.Add(1),
-		m:    lockfree.NewMap[K, *Record[V]](c.mapOpts...),
 		seed: maphash.MakeSeed(),
+	}
+	if c.dense != nil {
+		dk, ok := c.dense.(denseKeys[K])
+		if !ok {
+			panic(fmt.Sprintf("mvcc: WithDenseKeys functions %T do not take the store's key type %v",
+				c.dense, reflect.TypeFor[K]()))
+		}
+		s.keys, s.dense = dk, newDenseIndex[V]()
+	} else {
+		s.m = lockfree.NewMap[K, *Record[V]](c.mapOpts...)
 	}
 	if c.partitioner != nil {
 		fn, ok := c.partitioner.(func(K) uint64)
@@ -201,6 +243,10 @@ func (s *Store[K, V]) ID() uint64 { return s.id }
 // Lookup returns k's record, or nil if k never had one. Lock-free, no
 // allocation.
 func (s *Store[K, V]) Lookup(k K) *Record[V] {
+	if s.dense != nil {
+		g, n := s.keys.split(k)
+		return s.dense.lookup(g, n)
+	}
 	r, _ := s.m.Load(k)
 	return r
 }
@@ -208,6 +254,10 @@ func (s *Store[K, V]) Lookup(k K) *Record[V] {
 // LoadOrCreate returns k's record, creating an empty one (no versions) if
 // there is none. Of concurrent creators exactly one record wins.
 func (s *Store[K, V]) LoadOrCreate(k K) *Record[V] {
+	if s.dense != nil {
+		g, n := s.keys.split(k)
+		return s.dense.loadOrCreate(g, n, func() *Record[V] { return &Record[V]{part: uint32(s.PartitionOf(k))} })
+	}
 	if r, ok := s.m.Load(k); ok {
 		return r
 	}
@@ -219,10 +269,23 @@ func (s *Store[K, V]) LoadOrCreate(k K) *Record[V] {
 // lockfree.Map.Range it is not a snapshot of the map: every record created
 // before the call is visited exactly once; records created during it may or
 // may not be. Values must be read through [Record.Read] at a snapshot.
-func (s *Store[K, V]) Range(fn func(k K, r *Record[V]) bool) { s.m.Range(fn) }
+func (s *Store[K, V]) Range(fn func(k K, r *Record[V]) bool) {
+	if s.dense != nil {
+		s.dense.rangeAll(func(g [16]byte, n uint64, r *Record[V]) bool { return fn(s.keys.join(g, n), r) })
+		return
+	}
+	s.m.Range(fn)
+}
 
-// Len returns the number of records (including those of deleted keys).
-func (s *Store[K, V]) Len() int { return s.m.Len() }
+// Len returns the number of records (including those of deleted keys). It
+// is O(1) for a hash-indexed store and O(records) for a dense one
+// (WithDenseKeys).
+func (s *Store[K, V]) Len() int {
+	if s.dense != nil {
+		return s.dense.count()
+	}
+	return s.m.Len()
+}
 
 // PartitionOf returns k's phantom partition, in [0, Partitions): a seeded
 // hash of k, or the WithPartitioner function's choice.
@@ -354,7 +417,7 @@ type StoreStats struct {
 
 // Stats returns the store's figures.
 func (s *Store[K, V]) Stats() StoreStats {
-	st := StoreStats{Records: s.m.Len()}
+	st := StoreStats{Records: s.Len()}
 	for _, p := range s.pools {
 		ps := p.Stats()
 		st.Pool.Allocated += ps.Allocated

@@ -104,7 +104,7 @@ func NewEventLog[P any](db *DB, name string, opts ...EventLogOption) (*EventLog[
 			db:     db,
 			name:   name,
 			heads:  newStore[RunID, logHead](db, hashRun),
-			events: newStore[runSeq, Event[P]](db, hashRunSeq),
+			events: newStore[runSeq, Event[P]](db, hashRunSeq, denseRunSeq()),
 			enc:    enc,
 		}
 	})

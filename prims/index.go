@@ -101,15 +101,27 @@ func hashRunSeq(k runSeq, seed uint64) uint64 {
 // use per-map random seeds).
 const partitionSeed = 0x5ab5_7a7e_9a27_0001
 
+// denseRunSeq indexes a runSeq store by run and number (mvcc.WithDenseKeys)
+// instead of hashing both: for stores whose numbers are handed out 0, 1,
+// 2, ... (or 1, 2, ...) per run and never skipped, such as event sequence
+// numbers and trace IDs. Consecutive records then share cache lines and the
+// index never rebuilds; eventlog_append spent 44% of its CPU inserting into
+// the hashed store at -cpu 1 (docs/BENCHMARKS.md).
+func denseRunSeq() mvcc.StoreOption {
+	return mvcc.WithDenseKeys(
+		func(k runSeq) ([16]byte, uint64) { return k.run, k.n },
+		func(g [16]byte, n uint64) runSeq { return runSeq{RunID(g), n} })
+}
+
 // newStore returns a store of the DB's engine whose map hashes K with hash
 // and whose phantom partition is hash(k, partitionSeed) (so partitions are
 // spread by key, as the map's default would, without the generic
 // maphash.Comparable path). Use it for every store of the package.
-func newStore[K comparable, V any](db *DB, hash func(K, uint64) uint64) *mvcc.Store[K, V] {
-	return txn.NewStore[K, V](db.e,
+func newStore[K comparable, V any](db *DB, hash func(K, uint64) uint64, opts ...mvcc.StoreOption) *mvcc.Store[K, V] {
+	return txn.NewStore[K, V](db.e, append([]mvcc.StoreOption{
 		mvcc.WithMapOptions(lockfree.WithHasher(hash)),
 		mvcc.WithPartitioner(func(k K) uint64 { return hash(k, partitionSeed) }),
-	)
+	}, opts...)...)
 }
 
 // ---------------------------------------------------------------------------

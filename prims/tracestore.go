@@ -170,7 +170,7 @@ func (db *DB) Traces() *TraceStore {
 		s := &TraceStore{
 			db:    db,
 			heads: newStore[RunID, traceHead](db, hashRun),
-			items: newStore[runSeq, traceRec](db, hashRunSeq),
+			items: newStore[runSeq, traceRec](db, hashRunSeq, denseRunSeq()),
 			lists: newChunkList[traceIdxKey, TraceID](db, hashTraceIdxKey),
 			late:  newSetIndex[runSeq](db, hashRunSeq, cmpTimeEntry),
 		}
