@@ -47,3 +47,48 @@ func Example() {
 	// oldest snapshot: 1 age: 1
 	// 42 2 true
 }
+
+// A store of per-run logs indexed by run and sequence number instead of a
+// hash of both (mvcc.WithDenseKeys): records of one run sit in an array.
+func ExampleWithDenseKeys() {
+	type entry struct {
+		run [16]byte
+		seq uint64
+	}
+	d := mvcc.NewDomain()
+	s := mvcc.NewStore[entry, string](d, mvcc.WithDenseKeys(
+		func(e entry) ([16]byte, uint64) { return e.run, e.seq },
+		func(run [16]byte, seq uint64) entry { return entry{run, seq} }))
+
+	run := [16]byte{1}
+	for seq, step := range []string{"plan", "search", "answer"} {
+		r := s.LoadOrCreate(entry{run, uint64(seq)})
+		for !r.TryLock() {
+		}
+		ver := d.NextVersion()
+		r.SetPending(ver)
+		s.Install(r, ver, step, false, 0)
+		r.Unlock()
+		d.NoteCommit(ver)
+	}
+
+	reader := d.NewSlot()
+	defer reader.Close()
+	snap := reader.Acquire()
+	for seq := range uint64(4) {
+		if r := s.Lookup(entry{run, seq}); r != nil {
+			v, _, _ := r.Read(snap)
+			fmt.Println(seq, v)
+		} else {
+			fmt.Println(seq, "no record")
+		}
+	}
+	reader.Release()
+	fmt.Println("records:", s.Len())
+	// Output:
+	// 0 plan
+	// 1 search
+	// 2 answer
+	// 3 no record
+	// records: 3
+}

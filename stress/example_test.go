@@ -2,6 +2,7 @@ package stress_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -59,4 +60,20 @@ func Example() {
 	// workers: 4
 	// lost updates: 0
 	// panics: 0
+}
+
+// ExampleHandoff measures the machine's core-to-core cache-line handoff,
+// the floor under same-key contention figures. The figure depends on the
+// machine (tens of nanoseconds between SMT siblings, hundreds across dies),
+// so this example prints it without checking it.
+func ExampleHandoff() {
+	d, err := stress.Handoff(0, 1, 10_000)
+	switch {
+	case errors.Is(err, stress.ErrOneCore):
+		fmt.Println("one core: no handoff to measure")
+	case err != nil:
+		fmt.Println("handoff:", err)
+	default:
+		fmt.Printf("core 0 -> core 1: %v one way\n", d)
+	}
 }
