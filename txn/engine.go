@@ -306,6 +306,13 @@ func runUpdate(tx Tx, fn func(Tx) error) (err error) {
 // exponential backoff with full jitter). Waits under 20 µs yield instead of
 // sleeping (the timer costs more than that). Jitter comes from math/rand/v2's
 // runtime source, which is per-thread: no global lock.
+//
+// Backoff alone lets a transaction starve behind rivals that commit back to
+// back, so after UrgentAfter failures the transaction asks for the engine's
+// right of way (see Engine.retryUpdate): while it holds it the engine's
+// other read-write commits wait before committing, and its own schedule of
+// waits starts again from n = 1. Set UrgentAfter to MaxAttempts or more to
+// never ask.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts before giving up (default 150).
 	MaxAttempts int
