@@ -2,6 +2,7 @@ package txn
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,4 +75,85 @@ func TestSlowTransactionNotStarvedByHog(t *testing.T) {
 		t.Fatalf("counter %d, want %d (hog %d + slow %d)", got, want, hogCommits.Load(), rounds)
 	}
 	t.Logf("slow transactions: max %d attempts; hog: %d commits", maxAttempts, hogCommits.Load())
+}
+
+// TestRightOfWayHolderWaitingForAnotherCommit: the holder of the right of
+// way runs a closure that waits until another transaction has committed.
+// That transaction stands back while the right of way is held, so without
+// the bound on standing back (maxStandBack) the two would wait for each
+// other forever. Both must finish, the other one after about maxStandBack.
+func TestRightOfWayHolderWaitingForAnotherCommit(t *testing.T) {
+	e := NewEngine()
+	s := NewStore[int, int](e)
+	holding := make(chan struct{})
+	otherDone := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var holderErr error
+	go func() {
+		defer wg.Done()
+		attempts := 0
+		_, holderErr = e.UpdateN(RetryPolicy{UrgentAfter: 1}, func(tx Tx) error {
+			attempts++
+			if attempts == 1 {
+				return fmt.Errorf("test: first attempt: %w", ErrConflict) // count one failure
+			}
+			if e.urgent.Load() != 1 {
+				t.Error("the holder's second attempt runs without the right of way")
+			}
+			if err := Put(tx, s, 1, attempts); err != nil {
+				return err
+			}
+			if attempts == 2 {
+				close(holding)
+				<-otherDone // a closure waiting for another transaction's commit
+			}
+			return nil
+		})
+	}()
+	<-holding
+	start := time.Now()
+	if err := e.Update(func(tx Tx) error { return Put(tx, s, 2, 1) }); err != nil {
+		t.Fatal("other:", err)
+	}
+	waited := time.Since(start)
+	close(otherDone)
+	wg.Wait()
+	if holderErr != nil {
+		t.Fatal("holder:", holderErr)
+	}
+	if waited < maxStandBack/2 {
+		t.Errorf("the other commit waited %v: it did not stand back for the holder", waited)
+	}
+	t.Logf("the other commit stood back %v", waited)
+}
+
+// TestRightOfWayReleasedOnPanic: a holder whose closure panics gives the
+// right of way back (or every other commit of the engine would stand back
+// for a millisecond from then on), and the panic reaches the caller.
+func TestRightOfWayReleasedOnPanic(t *testing.T) {
+	e := NewEngine()
+	s := NewStore[int, int](e)
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the closure's panic", r)
+			}
+		}()
+		attempts := 0
+		_, _ = e.UpdateN(RetryPolicy{UrgentAfter: 1}, func(tx Tx) error {
+			attempts++
+			if attempts == 1 {
+				return fmt.Errorf("test: %w", ErrConflict)
+			}
+			if e.urgent.Load() != 1 {
+				t.Error("the second attempt runs without the right of way")
+			}
+			_ = Put(tx, s, 1, 1)
+			panic("boom")
+		})
+	}()
+	if e.urgent.Load() != 0 {
+		t.Fatal("the right of way is still held after the holder panicked")
+	}
 }
