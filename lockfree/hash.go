@@ -16,7 +16,7 @@ import (
 type hashKind uint8
 
 const (
-	hashWord64  hashKind = iota // 8-byte integers and pointer-shaped keys: mix64
+	hashWord64  hashKind = iota // 8-byte integers and pointer-shaped keys: Mix64
 	hashWord32                  // 4-byte integers
 	hashWord16                  // 2-byte integers
 	hashWord8                   // 1-byte integers and bool
@@ -63,11 +63,14 @@ func mum(x uint64) uint64 {
 	return hi ^ lo
 }
 
-// mix64 is the splitmix64 finalizer (Steele, Lea, Flood, "Fast splittable
+// Mix64 is the splitmix64 finalizer (Steele, Lea, Flood, "Fast splittable
 // pseudorandom number generators", OOPSLA'14): a bijection on 64 bits in
 // which every input bit flips each output bit with probability near 1/2, so
-// dense or strided integer keys spread evenly over groups and tags.
-func mix64(z uint64) uint64 {
+// dense or strided integer keys spread evenly over groups and tags. It is
+// exported for the hash functions that callers give WithHasher (and for
+// packages that build their own tables of keys), so that they need not
+// keep a copy.
+func Mix64(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
@@ -81,25 +84,25 @@ func (m *Map[K, V]) hash(k K) uint64 {
 	case hashWord64:
 		return mum(*(*uint64)(p) ^ m.seed)
 	case hashWord32:
-		return mix64(uint64(*(*uint32)(p)) ^ m.seed)
+		return Mix64(uint64(*(*uint32)(p)) ^ m.seed)
 	case hashWord16:
-		return mix64(uint64(*(*uint16)(p)) ^ m.seed)
+		return Mix64(uint64(*(*uint16)(p)) ^ m.seed)
 	case hashWord8:
-		return mix64(uint64(*(*uint8)(p)) ^ m.seed)
+		return Mix64(uint64(*(*uint8)(p)) ^ m.seed)
 	case hashFloat64:
 		f := *(*float64)(p)
 		if f == 0 {
 			f = 0 // -0 == +0, so they must hash alike
 		}
-		return mix64(math.Float64bits(f) ^ m.seed)
+		return Mix64(math.Float64bits(f) ^ m.seed)
 	case hashFloat32:
 		f := *(*float32)(p)
 		if f == 0 {
 			f = 0
 		}
-		return mix64(uint64(math.Float32bits(f)) ^ m.seed)
+		return Mix64(uint64(math.Float32bits(f)) ^ m.seed)
 	case hashString:
-		return mix64(xxhash.Sum64String(*(*string)(p)) ^ m.seed)
+		return Mix64(xxhash.Sum64String(*(*string)(p)) ^ m.seed)
 	case hashCustom:
 		return m.hasher(k, m.seed)
 	default:

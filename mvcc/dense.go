@@ -79,13 +79,7 @@ func newDenseIndex[V any]() *denseIndex[V] {
 func hashGroup(g [16]byte, seed uint64) uint64 {
 	a := binary.LittleEndian.Uint64(g[:8])
 	b := binary.LittleEndian.Uint64(g[8:])
-	return splitmix(splitmix(a^seed) ^ b)
-}
-
-func splitmix(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return lockfree.Mix64(lockfree.Mix64(a^seed) ^ b)
 }
 
 // denseSlot returns the bucket and offset of sequence n >= denseFirst.

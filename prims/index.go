@@ -63,15 +63,10 @@ func mum(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// mix64 is the splitmix64 finalizer: a bijection on 64 bits with full
-// avalanche. Chaining h = mix64(h ^ part) over the parts of a key keeps each
-// step injective in that part. Two dependent multiplies, so slower than
-// mum, but no weak inputs at all.
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+// The package's other mixer is lockfree.Mix64, the splitmix64 finalizer: a
+// bijection on 64 bits with full avalanche. Chaining h = Mix64(h ^ part)
+// over the parts of a key keeps each step injective in that part. Two
+// dependent multiplies, so slower than mum, but no weak inputs at all.
 
 // hashRun hashes a RunID's 16 bytes: one mum of its two words, then mix64.
 // Random (version 4) IDs would need no more than the mum, but any UUID is a
@@ -79,7 +74,7 @@ func mix64(z uint64) uint64 {
 // vary only a few bits of one operand, which a product with a fixed factor
 // does not spread to the low bits; mix64 avalanches them.
 func hashRun(r RunID, seed uint64) uint64 {
-	return mix64(mum(binary.LittleEndian.Uint64(r[:8])^seed^wyp0,
+	return lockfree.Mix64(mum(binary.LittleEndian.Uint64(r[:8])^seed^wyp0,
 		binary.LittleEndian.Uint64(r[8:])^bits.RotateLeft64(seed, 32)^wyp1))
 }
 
@@ -94,7 +89,7 @@ func hashRunKey(k runKey, seed uint64) uint64 {
 // bits poorly (a factor with k trailing zeros keeps only 2^(12-k) distinct
 // values in the low 12 bits), while mix64 avalanches every bit.
 func hashRunSeq(k runSeq, seed uint64) uint64 {
-	return mix64(hashRun(k.run, seed) ^ k.n)
+	return lockfree.Mix64(hashRun(k.run, seed) ^ k.n)
 }
 
 // partitionSeed separates the partition hash from the map hashes (which
@@ -279,7 +274,7 @@ type listIndex[L comparable, T any] struct {
 // hash.
 func newListIndex[L comparable, T any](db *DB, hash func(L, uint64) uint64) listIndex[L, T] {
 	itemHash := func(k listItemKey[L], seed uint64) uint64 {
-		return mix64(hash(k.l, seed) ^ k.n) // dense positions: see hashRunSeq
+		return lockfree.Mix64(hash(k.l, seed) ^ k.n) // dense positions: see hashRunSeq
 	}
 	return listIndex[L, T]{
 		heads: newStore[L, uint64](db, hash),

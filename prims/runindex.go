@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/substrate-lab/substrate/lockfree"
 	"github.com/substrate-lab/substrate/mvcc"
 	"github.com/substrate-lab/substrate/txn"
 )
@@ -202,7 +203,7 @@ func (db *DB) Runs() *RunIndex {
 		return &RunIndex{
 			db:    db,
 			runs:  newStore[RunID, runRec](db, hashRun),
-			bySeq: newStore[uint64, RunID](db, func(n, seed uint64) uint64 { return mix64(n ^ seed) }),
+			bySeq: newStore[uint64, RunID](db, func(n, seed uint64) uint64 { return lockfree.Mix64(n ^ seed) }),
 			sets:  newRunSets(db),
 		}
 	})
@@ -482,13 +483,13 @@ func tagSet(tag string) runSetKey   { return runSetKey{sp: setTag, tag: tag} }
 func childSet(p RunID) runSetKey    { return runSetKey{sp: setChild, run: p} }
 
 func hashRunSetKey(k runSetKey, seed uint64) uint64 {
-	h := mix64(seed ^ uint64(k.sp)<<56 ^ uint64(k.status)<<48 ^ k.chunk)
+	h := lockfree.Mix64(seed ^ uint64(k.sp)<<56 ^ uint64(k.status)<<48 ^ k.chunk)
 	switch k.sp {
 	case setChild:
-		h = mix64(h ^ binary.LittleEndian.Uint64(k.run[:8]))
-		h = mix64(h ^ binary.LittleEndian.Uint64(k.run[8:]))
+		h = lockfree.Mix64(h ^ binary.LittleEndian.Uint64(k.run[:8]))
+		h = lockfree.Mix64(h ^ binary.LittleEndian.Uint64(k.run[8:]))
 	case setTag:
-		h = mix64(h ^ xxhash.Sum64String(k.tag))
+		h = lockfree.Mix64(h ^ xxhash.Sum64String(k.tag))
 	}
 	return h
 }
