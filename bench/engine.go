@@ -26,6 +26,9 @@ const engineGate = "hard<3us"
 // all cache-resident when its first pass starts.
 const engineColdKeys = 1 << 15
 
+// maxWarmPasses bounds warmWrites.
+const maxWarmPasses = 40
+
 // engineVersionKeys and engineVersionsPerKey size engine_bytes_per_version.
 const (
 	engineVersionKeys    = 1_000
@@ -201,27 +204,15 @@ func runEnginePuts(b *testing.B, f engineFixture, noAlloc bool) {
 		}
 		return tx.Commit()
 	}
-	failures := 0
-	// Two warm-up passes: a key keeps its previous version until its next
-	// write, so only from the second pass on does every put retire a node,
-	// and the version-node pools reach their steady state (every new
-	// version a recycled node).
-	for range 2 {
+	failures := warmWrites(f, func() int {
+		n := 0
 		for i, k := range f.order {
 			if put(k, uint64(i)) != nil {
-				failures++
+				n++
 			}
 		}
-	}
-	// Then one pass split over GOMAXPROCS goroutines at once, so that every
-	// P's cached transaction object (txn pools them in a sync.Pool, which
-	// is per P) is warm too: the timed loop's goroutine may migrate to
-	// another P, and a transaction object new there starts with an empty
-	// version-node pool shard (its slot's) and allocates until its first
-	// nodes mature. Measured before this pass: 19-194 allocations in 8 of
-	// 30 runs of engine_put_noalloc on the 2-core VM, all of them one such
-	// object's warm-up.
-	failures += warmPuts(f, put)
+		return n
+	}, func() int { return warmPuts(f, put) })
 	var before uint64
 	if noAlloc {
 		before = mallocs()
@@ -247,6 +238,48 @@ func runEnginePuts(b *testing.B, f engineFixture, noAlloc bool) {
 	if got := f.s.Len(); got != want {
 		b.Fatalf("puts changed the record count: %d, want %d", got, want)
 	}
+}
+
+// warmWrites brings the version-node pools of a write case to their steady
+// state, every new version a recycled node, before its timer starts; it
+// returns the failed writes. pass writes every key once; parallel, if not
+// nil, writes them once split over GOMAXPROCS goroutines (warmPuts).
+//
+// It runs two passes (a key keeps its previous version until its next
+// write, so only from the second pass on does every write retire a node),
+// then parallel, then passes until two in a row allocate no version node
+// (at most maxWarmPasses). Why not a fixed count: a pool reuses a node only
+// once the watermark has passed it, and when its free list runs dry it
+// asks for a refresh at most once per 64 retirements (arena.AdvanceEvery),
+// allocating meanwhile, so the spare nodes that absorb that lag accumulate
+// over a few passes, more or fewer depending on where the refreshes fall.
+// A key's first version lives in its record (mvcc's inline node) and never
+// feeds a pool, which made the spare build up more slowly than when it did:
+// with the earlier fixed three passes, 3 of 3 runs of engine_put_noalloc
+// allocated 29-55 times in their timed loops.
+func warmWrites(f engineFixture, pass func() int, parallel func() int) int {
+	failures := pass() + pass()
+	if parallel != nil {
+		// Every P's cached transaction object (txn pools them in a
+		// sync.Pool, which is per P) must be warm too: the timed loop's
+		// goroutine may migrate to another P, and a transaction object new
+		// there starts with an empty version-node pool shard (its slot's)
+		// and allocates until its first nodes mature. Measured before this
+		// pass: 19-194 allocations in 8 of 30 runs of engine_put_noalloc
+		// on the 2-core VM, all of them one such object's warm-up.
+		failures += parallel()
+	}
+	quiet := 0
+	for range maxWarmPasses {
+		before := f.s.Stats().Pool.Allocated
+		failures += pass()
+		if f.s.Stats().Pool.Allocated != before {
+			quiet = 0
+		} else if quiet++; quiet == 2 {
+			break
+		}
+	}
+	return failures
 }
 
 // warmPuts runs one put of every key of f, split into GOMAXPROCS disjoint
@@ -302,14 +335,15 @@ func benchEngineCASDirect(b *testing.B) {
 		cur[i]++
 		return true
 	}
-	failures := 0
-	for range 2 { // two warm-up passes, as in runEnginePuts
+	failures := warmWrites(f, func() int {
+		n := 0
 		for _, i := range perm {
 			if !cas(i) {
-				failures++
+				n++
 			}
 		}
-	}
+		return n
+	}, nil)
 	b.ResetTimer()
 	j := 0
 	for range b.N {

@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"sync/atomic"
 
-	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/internal/chaos"
 )
 
@@ -50,6 +49,15 @@ type version[V any] struct {
 // from the version (or a second word per record) for a question only the
 // committer asks, about records it has just locked itself.
 //
+// Inline version (Cicada's best-effort inlining, Lim et al., SIGMOD 2017):
+// a record embeds one version node, inl, which [Store.Install] uses instead
+// of a pool node whenever it is free. A key written once (every event of a
+// log, every trace) then costs one heap object instead of two, and a read
+// of it touches the record's line only. inl is an ordinary chain node
+// while linked; when a prune unlinks it, it is tagged with the epoch a pool
+// would tag it with and becomes free again once [Domain.Safe] passes the
+// tag, exactly as a pooled node would (see [Store.Install]).
+//
 // A Record must not be copied.
 type Record[V any] struct {
 	// lock is the lock word above. CAS 0 -> 1 acquires it (and the
@@ -62,24 +70,49 @@ type Record[V any] struct {
 	// only by the lock holder.
 	head atomic.Pointer[version[V]]
 	// part is the key's phantom partition in its Store; immutable.
-	part uint32
-	// The pad makes a Record one cache line (cacheline.Size; the 20 bytes
-	// above plus 44), and a 64-byte heap object is line-aligned (size
-	// class 64, no malloc header), so records of different keys never
-	// share a line. Unpadded (24 bytes) records of keys created one after
-	// another share lines, and their lock and head words, written by every
-	// commit, bounce between the cores committing them. Measured on the
-	// 2-core VM (txn BenchmarkRMWDisjointParallel, one key per goroutine,
-	// -benchtime 200ms, 5 interleaved rounds, ns per transaction at -cpu 2;
-	// -cpu 1 is 162-201 for all):
-	//
-	//	                           24 B record   64 B record
-	//	adjacent (keys in a row)   247-268       100-107
-	//	spread (keys 997 apart)     95-106        96-100
-	//
-	// Cost: 40 bytes more per key.
-	_ [cacheline.Size - 20]byte
+	part uint16
+	// inlState says where inl is: inlFree (never used), inlLinked (on the
+	// chain, or being filled by the lock holder) or inlRetired (unlinked by
+	// a prune that tagged it with epoch e, inlTag holding e's low 32 bits).
+	// A retired node is reusable once Domain.Safe() > e. The watermark
+	// behind Safe only grows and a prune's tag is the watermark it read, so
+	// Safe() >= e always and Safe() > e exactly when Safe() != e, which a
+	// difference in the low 32 bits proves (equal low bits after 2^32
+	// epochs only delay reuse). inlState and inlTag are read and written
+	// only by the lock holder (the lock's CAS and release order them
+	// between holders); readers never look at them.
+	inlState uint16
+	inlTag   uint32
+	// inl is the inline version node: immutable while linked, like every
+	// node (see version).
+	inl version[V]
+	// No pad. The 24 bytes above plus a version node (32 bytes or more
+	// for every V of 8 bytes or more) make a Record of at least 56 bytes,
+	// which the allocator rounds to a size class of 64 bytes or more, so
+	// the lock and head words of two records are always at least one cache
+	// line apart and never share a line; for V of 8 to 16 bytes (integers,
+	// pointers, strings, interfaces) a Record fits one line exactly and is
+	// line-aligned (size class 64, no malloc header). Records of V smaller
+	// than 8 bytes (bool, int32, struct{}) are 48 bytes and may share lines.
+	// (Before the inline node a 20-byte record was padded to one line.
+	// Unpadded, 24-byte records of keys created one after another shared
+	// lines, and their lock and head words, written by every commit,
+	// bounced between the cores committing them. Measured on the 2-core
+	// VM, txn BenchmarkRMWDisjointParallel, one key per goroutine,
+	// -benchtime 200ms, 5 interleaved rounds, ns per transaction at -cpu
+	// 2, -cpu 1 about 162-201: adjacent keys 247-268 with 24-byte records,
+	// 100-107 with 64-byte ones; keys 997 apart 95-106 either way.)
 }
+
+// Inline-node states (Record.inlState).
+const (
+	inlFree    = 0 // never used: reusable
+	inlLinked  = 1 // on the chain: not reusable
+	inlRetired = 2 // unlinked: reusable once the low 32 bits of Domain.Safe() differ from inlTag
+)
+
+// Every partition number must fit Record.part (a compile-time check).
+const _ = uint16(Partitions - 1)
 
 // LockWord returns the lock word that a committer publishes for pending
 // version v: v<<1 | 1. Several committers of one version may publish the

@@ -256,12 +256,12 @@ func (s *Store[K, V]) Lookup(k K) *Record[V] {
 func (s *Store[K, V]) LoadOrCreate(k K) *Record[V] {
 	if s.dense != nil {
 		g, n := s.keys.split(k)
-		return s.dense.loadOrCreate(g, n, func() *Record[V] { return &Record[V]{part: uint32(s.PartitionOf(k))} })
+		return s.dense.loadOrCreate(g, n, func() *Record[V] { return &Record[V]{part: uint16(s.PartitionOf(k))} })
 	}
 	if r, ok := s.m.Load(k); ok {
 		return r
 	}
-	r, _ := s.m.LoadOrStore(k, &Record[V]{part: uint32(s.PartitionOf(k))})
+	r, _ := s.m.LoadOrStore(k, &Record[V]{part: uint16(s.PartitionOf(k))})
 	return r
 }
 
@@ -317,28 +317,58 @@ func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
 // any int works).
 //
 // Steps:
-//  1. Take a node from the pool (reused only once no snapshot can hold it)
-//     and fill it; link it to the current head.
+//  1. Take a node: one from the pool (reused only once no snapshot can
+//     hold it) if the pool was ever fed, else r's inline node if it is
+//     free (never used, or retired with a tag that Domain.Safe() has
+//     passed), else a node stolen from another shard or a new one. Fill
+//     it; link it to the current head. The pool comes first so that the
+//     nodes of keys that are updated over and over circulate through it
+//     as they did before there was an inline node (preferring the inline
+//     node made each key's demand on the pool swing by one node from one
+//     write to the next, and a synchronised sweep over 10,000 keys, as in
+//     engine_put_noalloc, overran the free list's bound and allocated on
+//     29% of its puts); the inline node then serves the stores whose
+//     pool is never fed, the append-only ones (events, traces), without
+//     the pool's mutex. An unused inline node left with a dead value is
+//     cleared here once Safe() has passed its tag, so that it does not
+//     keep the value's references alive.
 //  2. head.Store(node): publishes the node and its fields.
 //  3. Prune: with W the cached watermark, find the first version with
 //     ver <= W, looking at most pruneWalk versions down from the new head.
 //     Every active or future snapshot has S >= W and stops at or before
 //     it, so the versions after it are unreachable for new walks: unlink
-//     them with one next.Store(nil) and retire each to the pool, which
+//     them with one next.Store(nil) and retire each: to the pool, which
 //     tags it with Domain.Epoch (the watermark again, >= W) and reuses it
 //     only after Safe() passes that tag (see Domain.Epoch for why no
-//     reader still holds it then). This never waits: the watermark is a
-//     cached load of a read-mostly line. The walk is bounded because while
-//     a snapshot pins the watermark, the versions above it pile up (they
-//     may all be needed) and an unbounded walk would make every install
-//     of a hot key slower the longer the pin lasts; pruning less is always
-//     safe, and once the watermark catches up the boundary is near the
-//     head again and one cut drops the whole tail.
+//     reader still holds it then), or, for r's inline node, by tagging
+//     it in r with that epoch, which step 1 of a later Install checks
+//     against Safe() the same way (see Record.inlState). This never waits: the watermark
+//     is a cached load of a read-mostly line. The walk is bounded because
+//     while a snapshot pins the watermark, the versions above it pile up
+//     (they may all be needed) and an unbounded walk would make every
+//     install of a hot key slower the longer the pin lasts; pruning less
+//     is always safe, and once the watermark catches up the boundary is
+//     near the head again and one cut drops the whole tail.
 func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint int) {
 	shard := uint(hint) % poolShards
 	p := s.pools[shard]
-	n := p.TryGet() // (1)
-	if n == nil && s.avail.Load()&(1<<shard) == 0 {
+	bit := uint64(1) << shard
+	fed := s.avail.Load()&bit != 0
+	var n *version[V]
+	if fed { // (1)
+		n = p.TryGet()
+	}
+	switch st := r.inlState; {
+	case n == nil && (st == inlFree || st == inlRetired && r.inlTag != uint32(s.d.Safe())):
+		n = &r.inl
+		r.inlState = inlLinked
+	case n != nil && st == inlRetired && r.inlTag != uint32(s.d.Safe()):
+		// The inline node is unused but still holds a dead value: drop
+		// the references it keeps, now that no reader can hold it.
+		r.inl = version[V]{}
+		r.inlState = inlFree
+	}
+	if n == nil && !fed {
 		// Nothing was ever retired here (or a steal emptied it): a new
 		// committer. One whose own retired nodes are only waiting for
 		// the watermark allocates instead: stealing from other
@@ -364,12 +394,18 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 		}
 		v.next.Store(nil) // unlinks every version older than v
 		chaos.Yield("mvcc.install.unlinked")
+		retired := false
 		for x := cut; x != nil; {
 			nx := x.next.Load()
-			p.Retire(x)
+			if x == &r.inl {
+				r.inlState, r.inlTag = inlRetired, uint32(s.d.Epoch())
+			} else {
+				p.Retire(x)
+				retired = true
+			}
 			x = nx
 		}
-		if bit := uint64(1) << shard; s.avail.Load()&bit == 0 {
+		if retired && s.avail.Load()&bit == 0 {
 			s.avail.Or(bit) // publishes nothing but the hint
 		}
 		return

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -242,54 +243,143 @@ func TestPartitionCounters(t *testing.T) {
 	}
 }
 
-// TestRetiredNodeNotReusedWhilePinned: a version unlinked while a snapshot
-// is open is tagged with the clock at that moment and not handed out again
-// until the watermark passes that tag, that is until the snapshot is
-// released; then it is recycled.
+// TestRetiredNodeNotReusedWhilePinned: versions unlinked while a snapshot
+// is open, one in a pool node and one in the record's inline node, are
+// tagged with the watermark at that moment and not handed out again until
+// the watermark passes that tag, that is until the snapshot is released;
+// then both are recycled.
 func TestRetiredNodeNotReusedWhilePinned(t *testing.T) {
 	d := NewDomain()
 	s := NewStore[int, uint64](d)
-	v1 := commitOne(s, 0, 1, false)
-	commitOne(s, 0, 2, false) // chain: 2, 1
+	early := d.NewSlot() // holds the watermark at 0 meanwhile: nothing pruned
+	defer early.Close()
+	early.Acquire()
+	v1 := commitOne(s, 0, 1, false) // the record's inline node
+	v2 := commitOne(s, 0, 2, false) // a pool node
+	commitOne(s, 0, 3, false)       // chain: 3, 2, 1
 	pin := d.NewSlot()
 	defer pin.Close()
 	snap := pin.Acquire()
+	early.Release()
 	r := s.Lookup(0)
-	old := r.head.Load().next.Load() // version 1: the snapshot stops before it
+	old := r.head.Load().next.Load() // version 2: the snapshot stops before it
+	inl := old.next.Load()           // version 1
+	if inl != &r.inl || old == &r.inl {
+		t.Fatal("the first version is not the record's inline node, or a later one is")
+	}
 	if d.RefreshWatermark() != snap {
 		t.Fatal("watermark not at the pinned snapshot")
 	}
-	commitOne(s, 0, 3, false) // prunes version 1 (unreachable for snap)
+	commitOne(s, 0, 4, false) // prunes versions 2 and 1 (unreachable for snap)
 	if r.head.Load().next.Load().next.Load() != nil {
-		t.Fatal("version 1 not unlinked")
+		t.Fatal("versions 2 and 1 not unlinked")
 	}
 	if ps := s.Stats().Pool; ps.Retired != 1 || ps.OldestRetired < snap {
 		t.Fatalf("pool while pinned: %+v (snapshot %d)", ps, snap)
 	}
-	for i := range 500 { // plenty of new versions on other keys, all needing nodes
-		commitOne(s, 1+i%7, uint64(i), false)
-		if h := s.Lookup(1 + i%7).head.Load(); h == old {
+	if r.inlState != inlRetired || r.inlTag != uint32(snap) {
+		t.Fatalf("inline node state %d tag %d after its prune, want retired at %d", r.inlState, r.inlTag, snap)
+	}
+	for i := range 500 { // plenty of new versions, all needing nodes, key 0's among them
+		commitOne(s, i%8, uint64(i), false)
+		if h := s.Lookup(i % 8).head.Load(); h == old || h == inl {
 			t.Fatalf("node retired at epoch >= %d reused while snapshot %d is open", snap, snap)
 		}
 	}
-	if old.ver != v1 || old.val != 1 {
-		t.Fatalf("retired node changed while pinned: %d@%d", old.val, old.ver)
+	if old.ver != v2 || old.val != 2 || inl.ver != v1 || inl.val != 1 {
+		t.Fatalf("retired nodes changed while pinned: %d@%d, %d@%d", old.val, old.ver, inl.val, inl.ver)
 	}
-	if v, _, _ := r.Read(snap); v != 2 {
-		t.Fatalf("pinned snapshot reads %d, want 2", v)
+	if v, _, _ := r.Read(snap); v != 3 {
+		t.Fatalf("pinned snapshot reads %d, want 3", v)
 	}
 	pin.Release()
 	d.RefreshWatermark()
 	reused := false
-	for i := range 500 {
-		commitOne(s, 1+i%7, uint64(i), false)
-		if s.Lookup(1+i%7).head.Load() == old {
-			reused = true
-			break
-		}
+	for i := 0; i < 500 && !reused; i++ {
+		commitOne(s, i%8, uint64(i), false)
+		reused = s.Lookup(i%8).head.Load() == old
 	}
 	if !reused {
-		t.Fatalf("node never reused after the snapshot was released: %+v", s.Stats().Pool)
+		t.Fatalf("pool node never reused after the snapshot was released: %+v", s.Stats().Pool)
+	}
+	// The pool is fed now, so key 0's next installs take pool nodes and
+	// clear the unused inline node instead of reusing it.
+	commitOne(s, 0, 5, false)
+	if r.inlState != inlFree || inl.val != 0 || inl.ver != 0 || inl.next.Load() != nil {
+		t.Fatalf("unused inline node not cleared after the snapshot was released: state %d, %d@%d", r.inlState, inl.val, inl.ver)
+	}
+}
+
+// TestInlineNodeReusedWhenPoolStarved: a record whose inline node was
+// retired reuses it, once the watermark has passed its tag, when its
+// store's pool was never fed.
+func TestInlineNodeReusedWhenPoolStarved(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	r := s.LoadOrCreate(0)
+	// Three versions, each pruning the one before last: the inline node
+	// (version 1) is retired by the third, and no pool node ever was.
+	install := func(v uint64) {
+		for !r.TryLock() {
+		}
+		ver := d.NextVersion()
+		r.SetPending(ver)
+		s.Install(r, ver, v, false, 0)
+		r.Unlock()
+		d.RefreshWatermark()
+	}
+	install(1)
+	install(2)
+	install(3)
+	if r.inlState != inlRetired {
+		t.Fatalf("inline node state %d after two later versions, want retired", r.inlState)
+	}
+	if s.avail.Load() != 0 {
+		t.Fatal("a pool was fed")
+	}
+	install(4)
+	if r.head.Load() != &r.inl {
+		t.Fatal("inline node not reused by a store whose pool was never fed")
+	}
+	slot := d.NewSlot()
+	defer slot.Close()
+	if v, _, ok := r.Read(slot.Acquire()); !ok || v != 4 {
+		t.Fatalf("read %d (ok=%v), want 4", v, ok)
+	}
+}
+
+// TestInlineNodeFirst: a record's first version, and every later one
+// while its inline node is free, lives in the record itself (no pool node,
+// no allocation); reads see it like any other version.
+func TestInlineNodeFirst(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[string, string](d)
+	before := s.Stats().Pool.Allocated
+	for i := range 100 {
+		commitOne(s, strconv.Itoa(i), "v"+strconv.Itoa(i), false)
+	}
+	if got := s.Stats().Pool.Allocated - before; got != 0 {
+		t.Fatalf("%d pool nodes allocated for 100 first versions", got)
+	}
+	slot := d.NewSlot()
+	defer slot.Close()
+	snap := slot.Acquire()
+	for i := range 100 {
+		r := s.Lookup(strconv.Itoa(i))
+		if r.head.Load() != &r.inl {
+			t.Fatalf("key %d: first version not inline", i)
+		}
+		if v, _, ok := r.Read(snap); !ok || v != "v"+strconv.Itoa(i) {
+			t.Fatalf("key %d reads %q (ok=%v)", i, v, ok)
+		}
+	}
+	slot.Release()
+	// A tombstone over it goes to a pool node; the inline value stays
+	// readable below it.
+	commitOne(s, "7", "", true)
+	r := s.Lookup("7")
+	if r.head.Load() == &r.inl || r.head.Load().next.Load() != &r.inl {
+		t.Fatal("second version took the linked inline node")
 	}
 }
 
