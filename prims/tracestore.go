@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -31,7 +32,8 @@ import (
 //   - the kind, tag and children indexes are append-only lists of TraceIDs
 //     (chunkList), keyed by (run, kind), (run, tag) and (run, parent): a
 //     tail record holding the list's length and its newest chunk of up to
-//     listChunk IDs, plus one record per older, full chunk. A query reads
+//     listChunk IDs (filled in place, one slot per append), plus one
+//     record per older, full chunk. A query reads
 //     the tail and the chunks (1 + n/listChunk point reads), then the
 //     traces (one point read each), never a scan of a store;
 //   - the time index is the run's trace sequence itself in the common case:
@@ -663,16 +665,39 @@ func (s *TraceStore) deleteRun(tx *Tx, run RunID) error {
 // listChunk is the number of items per chunk of a chunkList.
 const listChunk = 16
 
-// listTail is the newest chunk of a list: items[:k] hold positions
-// [n-k, n). Tails are immutable once stored: an append stores a new copy
-// (no owner token as sortedSet has, so that a tail of pointer-free items is
-// a pointer-free object, which the allocator and the GC handle for less).
-// A full tail (k == listChunk) becomes a sealed chunk, as it is, when the
-// next item is appended.
+// listBuf holds the items of one chunk of a chunkList (up to listChunk).
+// The successive tails of a list that fill one chunk share its listBuf and
+// append in place; a sealed chunk is its full listBuf. Item slots are
+// handed out once: an appender owns items[k] by moving claimed from k to
+// k+1 (CAS), writes the item, and publishes it only through the tail it
+// commits; items below a committed tail's count are never written again.
+// listBuf is pointer-free when T is, so the GC does not scan it.
+type listBuf[T any] struct {
+	// claimed is the number of slots handed out (>= every committed
+	// tail's count of this chunk; slots claimed by transactions that
+	// then failed stay unused). The CAS publishes nothing: the item is
+	// published by the claimer's commit of the tail that counts it.
+	claimed atomic.Uint32
+	items   [listChunk]T
+}
+
+// listTail is a list's state as of one version: its length n and the
+// chunk buffer holding its newest items, positions [n-k, n) in
+// buf.items[:k] with k = tailLen(n). Stored by value (16 bytes), so a
+// tail record is one cache line with its version inline.
 type listTail[T any] struct {
-	n     uint64 // the list's length
-	k     int    // items in this chunk
-	items [listChunk]T
+	buf *listBuf[T]
+	n   uint64
+}
+
+// tailLen returns how many of the newest items of a list of length n are
+// in its tail chunk: chunks are sealed exactly when full, so it is
+// n mod listChunk, or listChunk for a non-empty list whose tail is full.
+func tailLen(n uint64) int {
+	if n == 0 {
+		return 0
+	}
+	return int((n-1)%listChunk) + 1
 }
 
 // chunkKey names sealed chunk c of list l.
@@ -682,20 +707,24 @@ type chunkKey[L comparable] struct {
 }
 
 // chunkList maps a key L to an append-only list of T, stored as a tail
-// record per list (L -> *listTail: the length and the newest chunk of up to
-// listChunk items) plus one record per sealed (full, older) chunk.
+// record per list (L -> listTail: the length and the newest chunk's
+// buffer) plus one record per sealed (full, older) chunk.
 //
 // Why not listIndex (one record per item and a count record): an append
 // there writes two records, one of them a new key (a record, a version and
 // a map slot allocated), and reading n items takes n point reads. Here an
-// append writes one record, the tail (a copy of at most listChunk items:
-// one pointer-free allocation of 144 bytes for 8-byte items), plus a new
-// sealed-chunk key once every listChunk appends; reading n items takes
-// 1 + n/listChunk point reads. Appending k items to one list in one
-// transaction copies the tail k times (at most listChunk items each): an
-// owner token for in-place updates (as sortedSet has) measured no faster on
-// single appends, the common case, and would make the tail a pointerful
-// object for the GC to scan.
+// append writes one record, the tail, plus a new sealed-chunk key once
+// every listChunk appends; reading n items takes 1 + n/listChunk point
+// reads.
+//
+// Append in place (a claim, see listBuf) rather than copy on write: every
+// append used to copy the tail chunk (one 144-byte allocation for 8-byte
+// items, four per trace with three tags, 576 of tracestore_record_3_tags'
+// ~650 B/op); now a chunk is allocated once per listChunk appends. An
+// append whose slot was already claimed (by a concurrent appender, which
+// then conflicts with it anyway, or by an attempt that failed) copies the
+// chunk's committed items into a fresh buffer instead, so a slot is
+// written by one transaction only and a committed item never changes.
 //
 // Phantom safety and conflicts: every read starts with the tail, and every
 // append writes it, so in a read-write transaction a concurrent append to
@@ -703,16 +732,16 @@ type chunkKey[L comparable] struct {
 // appends to one list conflict (one retries). Lists of different keys are
 // independent.
 type chunkList[L comparable, T any] struct {
-	tails  *mvcc.Store[L, *listTail[T]]
-	chunks *mvcc.Store[chunkKey[L], *listTail[T]]
+	tails  *mvcc.Store[L, listTail[T]]
+	chunks *mvcc.Store[chunkKey[L], *listBuf[T]]
 }
 
 // newChunkList returns an empty chunk list of db, hashing list keys with
 // hash.
 func newChunkList[L comparable, T any](db *DB, hash func(L, uint64) uint64) chunkList[L, T] {
 	return chunkList[L, T]{
-		tails: newStore[L, *listTail[T]](db, hash),
-		chunks: newStore[chunkKey[L], *listTail[T]](db, func(k chunkKey[L], seed uint64) uint64 {
+		tails: newStore[L, listTail[T]](db, hash),
+		chunks: newStore[chunkKey[L], *listBuf[T]](db, func(k chunkKey[L], seed uint64) uint64 {
 			return mum(hash(k.l, seed)^wyp2, k.c^seed^wyp3)
 		}),
 	}
@@ -720,65 +749,78 @@ func newChunkList[L comparable, T any](db *DB, hash func(L, uint64) uint64) chun
 
 // Len returns the length of list l as tx sees it.
 func (x chunkList[L, T]) Len(tx *Tx, l L) uint64 {
-	if t, _ := txn.Get(tx.tx, x.tails, l); t != nil {
-		return t.n
-	}
-	return 0
+	t, _ := txn.Get(tx.tx, x.tails, l)
+	return t.n
 }
 
 // Append adds item at the end of list l. tx must be a live read-write
 // transaction (callers check first).
+//
+// Steps:
+//  1. Read the tail (zero if the list is empty or absent).
+//  2. If its chunk is full (or there is none), seal the full chunk under
+//     its chunk key and start a new buffer with item in slot 0.
+//  3. Otherwise claim slot k (CAS claimed k -> k+1) and write item there;
+//     if the slot was taken, copy the k committed items into a new
+//     buffer with item after them.
+//  4. Write the tail {buffer, n+1}; the commit publishes the item.
 func (x chunkList[L, T]) Append(tx *Tx, l L, item T) error {
-	t, _ := txn.Get(tx.tx, x.tails, l)
+	t, _ := txn.Get(tx.tx, x.tails, l) // (1)
+	k := tailLen(t.n)
+	var buf *listBuf[T]
 	switch {
-	case t == nil:
-		t = &listTail[T]{}
-	case t.k == listChunk:
-		// Seal the full tail and start a new one.
-		if err := txn.Put(tx.tx, x.chunks, chunkKey[L]{l, (t.n - 1) / listChunk}, t); err != nil {
-			return err
+	case t.buf == nil || k == listChunk: // (2)
+		if t.buf != nil {
+			if err := txn.Put(tx.tx, x.chunks, chunkKey[L]{l, (t.n - 1) / listChunk}, t.buf); err != nil {
+				return err
+			}
 		}
-		t = &listTail[T]{n: t.n}
+		buf = &listBuf[T]{}
+		buf.claimed.Store(1) // buf is private until the tail is committed
+		buf.items[0] = item
+	case t.buf.claimed.CompareAndSwap(uint32(k), uint32(k+1)): // (3)
+		buf = t.buf
+		buf.items[k] = item
 	default:
-		c := *t
-		t = &c
+		buf = &listBuf[T]{}
+		copy(buf.items[:k], t.buf.items[:k])
+		buf.items[k] = item
+		buf.claimed.Store(uint32(k + 1))
 	}
-	t.items[t.k] = item
-	t.k++
-	t.n++
-	return txn.Put(tx.tx, x.tails, l, t)
+	return txn.Put(tx.tx, x.tails, l, listTail[T]{buf: buf, n: t.n + 1}) // (4)
 }
 
 // Each calls size with the list's length, then fn for every item in order
 // (nothing for an empty list).
 func (x chunkList[L, T]) Each(tx *Tx, l L, size func(n int), fn func(item T)) {
 	t, _ := txn.Get(tx.tx, x.tails, l)
-	if t == nil {
+	if t.buf == nil {
 		return
 	}
 	size(int(t.n))
-	sealed := (t.n - uint64(t.k)) / listChunk
+	k := tailLen(t.n)
+	sealed := (t.n - uint64(k)) / listChunk
 	for c := range sealed {
 		ch, _ := txn.Get(tx.tx, x.chunks, chunkKey[L]{l, c})
 		if ch == nil {
 			continue // impossible: sealed chunks live as long as their tail
 		}
-		for _, item := range ch.items[:ch.k] {
+		for _, item := range ch.items {
 			fn(item)
 		}
 	}
-	for _, item := range t.items[:t.k] {
+	for _, item := range t.buf.items[:k] {
 		fn(item)
 	}
 }
 
 // Clear deletes list l: its tail and every sealed chunk.
 func (x chunkList[L, T]) Clear(tx *Tx, l L) error {
-	t, _ := txn.Get(tx.tx, x.tails, l)
-	if t == nil {
+	t, ok := txn.Get(tx.tx, x.tails, l)
+	if !ok {
 		return nil
 	}
-	for c := range (t.n - uint64(t.k)) / listChunk {
+	for c := range (t.n - uint64(tailLen(t.n))) / listChunk {
 		if _, err := txn.Delete(tx.tx, x.chunks, chunkKey[L]{l, c}); err != nil {
 			return err
 		}

@@ -641,8 +641,8 @@ func countLive[K comparable, V any](tx *Tx, s *mvcc.Store[K, V]) int {
 	return n
 }
 
-// chunkList: appends across chunk boundaries, in one transaction (tails
-// updated in place) and one per transaction (copy on write); a snapshot
+// chunkList: appends across chunk boundaries, in one transaction and one
+// per transaction (each claiming the next slot of the shared chunk); a snapshot
 // keeps seeing the list it saw; Clear removes every record.
 func TestChunkList(t *testing.T) {
 	db := openDB(t)
@@ -680,10 +680,10 @@ func TestChunkList(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			for i := 100; i < 130; i++ { // one per transaction: copy on write
+			for i := 100; i < 130; i++ { // one per transaction
 				mustUpdate(t, db, func(tx *Tx) error { return x.Append(tx, l, uint64(i)) })
 			}
-			mustUpdate(t, db, func(tx *Tx) error { // in place, sealing twice
+			mustUpdate(t, db, func(tx *Tx) error { // sealing twice
 				for i := 130; i < 200; i++ {
 					if err := x.Append(tx, l, uint64(i)); err != nil {
 						return err
@@ -708,6 +708,79 @@ func TestChunkList(t *testing.T) {
 	mustView(t, db, func(tx *Tx) error {
 		if got := items(tx); got != nil || countLive(tx, x.tails) != 0 || countLive(tx, x.chunks) != 0 {
 			t.Errorf("after Clear: %v, %d tails, %d chunks", got, countLive(tx, x.tails), countLive(tx, x.chunks))
+		}
+		return nil
+	})
+}
+
+// chunkList under concurrent appenders to one list, and after appends
+// whose transactions failed: slots claimed by a loser are never reused
+// (the next append copies the chunk), every committed item appears once,
+// each appender's items in its order, and a snapshot taken in the middle
+// keeps its prefix. Run under -race it also checks that an item slot is
+// written by one transaction only.
+func TestChunkListConcurrentAndFailedAppends(t *testing.T) {
+	db := openDB(t)
+	x := newChunkList[RunID, uint64](db, hashRun)
+	l := NewRunID()
+	items := func(tx *Tx) []uint64 {
+		var out []uint64
+		x.Each(tx, l, func(int) {}, func(v uint64) { out = append(out, v) })
+		return out
+	}
+	// Failed appends: each claims the next slot, then its transaction
+	// fails; the committed list must not show them.
+	errBoom := errors.New("boom")
+	for i := range 5 {
+		mustUpdate(t, db, func(tx *Tx) error { return x.Append(tx, l, uint64(i)) })
+		if err := db.Update(func(tx *Tx) error {
+			if err := x.Append(tx, l, 1000+uint64(i)); err != nil {
+				return err
+			}
+			return errBoom
+		}); !errors.Is(err, errBoom) {
+			t.Fatalf("failed append: %v", err)
+		}
+	}
+	mustView(t, db, func(tx *Tx) error {
+		if got := items(tx); !slices.Equal(got, []uint64{0, 1, 2, 3, 4}) {
+			t.Errorf("after failed appends: %v", got)
+		}
+		return nil
+	})
+	const workers, each = 4, 60
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				v := uint64(10_000*(w+1) + i)
+				if err := db.Update(func(tx *Tx) error { return x.Append(tx, l, v) }); err != nil {
+					t.Errorf("worker %d append %d: %v", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	var mid []uint64
+	mustView(t, db, func(tx *Tx) error { mid = items(tx); return nil })
+	wg.Wait()
+	mustView(t, db, func(tx *Tx) error {
+		got := items(tx)
+		if uint64(len(got)) != x.Len(tx, l) || len(got) != 5+workers*each {
+			t.Fatalf("%d items, Len %d, want %d", len(got), x.Len(tx, l), 5+workers*each)
+		}
+		if !slices.Equal(got[:len(mid)], mid) {
+			t.Errorf("a snapshot's prefix changed")
+		}
+		next := make([]int, workers)
+		for _, v := range got[5:] {
+			w, i := int(v/10_000)-1, int(v%10_000)
+			if w < 0 || w >= workers || i != next[w] {
+				t.Fatalf("item %d out of order or unknown (worker %d expected %d)", v, w, next[w])
+			}
+			next[w]++
 		}
 		return nil
 	})
