@@ -220,3 +220,24 @@ func TestFormatting(t *testing.T) {
 		t.Errorf("median = %v", got)
 	}
 }
+
+// The closing assessment names the cases whose hard gate failed, whatever
+// their tier.
+func TestAssessmentNamesFailedGates(t *testing.T) {
+	rep := &Report{Cases: []CaseResult{
+		{Name: "engine_get_direct", Group: "engine", Tier: "A1", Figure: Figure{NsPerOp: 60}, Verdict: "pass"},
+		{Name: "contention/disjoint/2", Group: "contention", Tier: "D", Verdict: "FAIL (M3 gate >=1.8x, got 1.53x)", GateFailed: true},
+	}}
+	var out strings.Builder
+	rep.writeRedisTiers(&out, false)
+	want := "Assessment: NOT ACCEPTABLE for M3: a hard gate failed (contention/disjoint/2: FAIL (M3 gate >=1.8x, got 1.53x))."
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("assessment lacks %q:\n%s", want, out.String())
+	}
+	rep.Cases[1].GateFailed, rep.Cases[1].Verdict = false, "pass"
+	out.Reset()
+	rep.writeRedisTiers(&out, false)
+	if !strings.Contains(out.String(), "Assessment: ACCEPTABLE for M3") {
+		t.Errorf("assessment of a passing run:\n%s", out.String())
+	}
+}
