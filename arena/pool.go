@@ -207,9 +207,41 @@ func (p *Pool[T]) Retire(x *T) {
 		return
 	}
 	e := p.ep.Epoch()
-
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.push(x, e)
+	p.mu.Unlock()
+}
+
+// RetireAndGet is Retire(x) followed by TryGet, taking the pool's lock once
+// when the free list has a node (the steady state of a pool that is fed as
+// fast as it is drawn from): a committer that replaces a version retires
+// the old node and takes a new one in one critical section. x (nil: none)
+// is never the node returned, since it was retired at the current epoch.
+// When the free list is empty it falls back to TryGet's protocol (which
+// reads Safe without the lock and drains only nodes retired before that).
+// Measured on the 2-core VM before it: the two lock/unlock pairs of a
+// separate TryGet and Retire were 14% of engine_put_direct's profile.
+func (p *Pool[T]) RetireAndGet(x *T) *T {
+	if x != nil && p.ep != nil {
+		e := p.ep.Epoch()
+		p.mu.Lock()
+		p.push(x, e)
+		y := p.popFree()
+		p.mu.Unlock()
+		if y != nil {
+			var zero T
+			*y = zero
+			return y
+		}
+	} else {
+		p.Retire(x)
+	}
+	return p.TryGet()
+}
+
+// push appends x, retired at epoch e, to the ring (or drops it when the
+// ring is at its bound). p.mu is held.
+func (p *Pool[T]) push(x *T, e uint64) {
 	if p.n >= p.maxRetired {
 		p.dropped++
 		return

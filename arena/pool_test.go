@@ -406,3 +406,68 @@ func TestAdvancerCalledWhenStuck(t *testing.T) {
 		t.Fatalf("%d Advance calls, want 1", a.calls.Load())
 	}
 }
+
+// RetireAndGet retires its argument (not reusable until Safe passes the
+// epoch it was retired at, never the node returned) and returns a free node
+// as TryGet would; with nil it is TryGet, and without Epochs it drops.
+func TestPoolRetireAndGet(t *testing.T) {
+	ep := newFake(5, 5)
+	p := NewPool[node](ep)
+	a, b := p.Get(), p.Get()
+	p.Retire(a) // epoch 5
+	if y := p.RetireAndGet(nil); y != nil {
+		t.Fatal("RetireAndGet(nil) returned a node while Safe() = 5")
+	}
+	ep.cur.Store(6)
+	ep.safe.Store(6)
+	b.A = 7
+	y := p.RetireAndGet(b) // b at epoch 6; a is reusable now
+	if y != a {
+		t.Fatalf("RetireAndGet returned %p, want the matured node %p", y, a)
+	}
+	if y2 := p.RetireAndGet(nil); y2 != nil {
+		t.Fatal("the node retired by RetireAndGet was reusable at once")
+	}
+	if b.A != 7 {
+		t.Fatal("a retired node was modified before Safe() passed its epoch")
+	}
+	if s := p.Stats(); s.Retired != 1 || s.OldestRetired != 6 || s.Reused != 1 {
+		t.Fatalf("stats: %+v", s)
+	}
+	ep.cur.Store(7)
+	ep.safe.Store(7)
+	c := p.Alloc() // (Get would return b)
+	if y := p.RetireAndGet(c); y != b || y.A != 0 {
+		t.Fatalf("RetireAndGet with an empty free list: %p (A=%d), want the zeroed %p", y, y.A, b)
+	}
+
+	q := NewPool[node](nil)
+	x := q.Get()
+	if y := q.RetireAndGet(x); y != nil {
+		t.Fatal("pool without Epochs reused a node")
+	}
+	if s := q.Stats(); s.Dropped != 1 {
+		t.Fatalf("stats without Epochs: %+v", s)
+	}
+}
+
+func TestPoolRetireAndGetZeroAllocs(t *testing.T) {
+	ep := newFake(1, 1)
+	p := NewPool[node](ep)
+	held := p.Get()
+	cycle := func() {
+		y := p.RetireAndGet(held)
+		if y == nil {
+			y = p.Alloc()
+		}
+		held = y
+		e := ep.cur.Add(1)
+		ep.safe.Store(e)
+	}
+	for range 100 {
+		cycle()
+	}
+	if allocs := testing.AllocsPerRun(1000, cycle); allocs != 0 {
+		t.Fatalf("RetireAndGet cycle: %v allocs/op, want 0", allocs)
+	}
+}

@@ -49,14 +49,20 @@ type version[V any] struct {
 // from the version (or a second word per record) for a question only the
 // committer asks, about records it has just locked itself.
 //
-// Inline version (Cicada's best-effort inlining, Lim et al., SIGMOD 2017):
-// a record embeds one version node, inl, which [Store.Install] uses instead
-// of a pool node whenever it is free. A key written once (every event of a
-// log, every trace) then costs one heap object instead of two, and a read
-// of it touches the record's line only. inl is an ordinary chain node
-// while linked; when a prune unlinks it, it is tagged with the epoch a pool
-// would tag it with and becomes free again once [Domain.Safe] passes the
-// tag, exactly as a pooled node would (see [Store.Install]).
+// Inline version (after Cicada's best-effort inlining, Lim et al., SIGMOD
+// 2017): a record embeds one version node, inl, which [Store.Install] uses
+// for the record's first version when its store's node pool was never fed.
+// A key written once (every event of a log, every trace) then costs one
+// heap object instead of two, and a read of it touches the record's line
+// only. inl is an ordinary chain node while linked; when a prune unlinks
+// it, it is tagged with the epoch a pool would tag it with, and once
+// [Domain.Safe] passes the tag a later install clears it (dropping its
+// value's references) for good. It is never reused: letting rewritten keys
+// alternate between the inline node and pool nodes made engine_put_noalloc
+// allocate version nodes in 3 of 10 runs (a transaction object new to a
+// pool shard used inline nodes while its shard was unfed, and each such
+// node later left the pool's circulation one node short), 0 of 10 with
+// first versions only.
 //
 // A Record must not be copied.
 type Record[V any] struct {
@@ -72,15 +78,16 @@ type Record[V any] struct {
 	// part is the key's phantom partition in its Store; immutable.
 	part uint16
 	// inlState says where inl is: inlFree (never used), inlLinked (on the
-	// chain, or being filled by the lock holder) or inlRetired (unlinked by
-	// a prune that tagged it with epoch e, inlTag holding e's low 32 bits).
-	// A retired node is reusable once Domain.Safe() > e. The watermark
-	// behind Safe only grows and a prune's tag is the watermark it read, so
-	// Safe() >= e always and Safe() > e exactly when Safe() != e, which a
-	// difference in the low 32 bits proves (equal low bits after 2^32
-	// epochs only delay reuse). inlState and inlTag are read and written
-	// only by the lock holder (the lock's CAS and release order them
-	// between holders); readers never look at them.
+	// chain, or being filled by the lock holder), inlRetired (unlinked by a
+	// prune that tagged it with epoch e, inlTag holding e's low 32 bits)
+	// or inlDead (cleared). A retired node may be cleared once
+	// Domain.Safe() > e. The watermark behind Safe only grows and a prune's
+	// tag is the watermark it read, so Safe() >= e always and Safe() > e
+	// exactly when Safe() != e, which a difference in the low 32 bits
+	// proves (equal low bits after 2^32 epochs only delay the clearing).
+	// inlState and inlTag are read and written only by the lock holder
+	// (the lock's CAS and release order them between holders); readers
+	// never look at them.
 	inlState uint16
 	inlTag   uint32
 	// inl is the inline version node: immutable while linked, like every
@@ -106,9 +113,10 @@ type Record[V any] struct {
 
 // Inline-node states (Record.inlState).
 const (
-	inlFree    = 0 // never used: reusable
-	inlLinked  = 1 // on the chain: not reusable
-	inlRetired = 2 // unlinked: reusable once the low 32 bits of Domain.Safe() differ from inlTag
+	inlFree    = 0 // never used: the record's first version may take it
+	inlLinked  = 1 // on the chain
+	inlRetired = 2 // unlinked: to be cleared once the low 32 bits of Domain.Safe() differ from inlTag
+	inlDead    = 3 // unlinked and cleared; never used again
 )
 
 // Every partition number must fit Record.part (a compile-time check).

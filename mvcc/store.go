@@ -317,56 +317,88 @@ func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
 // any int works).
 //
 // Steps:
-//  1. Take a node: one from the pool (reused only once no snapshot can
-//     hold it) if the pool was ever fed, else r's inline node if it is
-//     free (never used, or retired with a tag that Domain.Safe() has
-//     passed), else a node stolen from another shard or a new one. Fill
-//     it; link it to the current head. The pool comes first so that the
-//     nodes of keys that are updated over and over circulate through it
-//     as they did before there was an inline node (preferring the inline
-//     node made each key's demand on the pool swing by one node from one
-//     write to the next, and a synchronised sweep over 10,000 keys, as in
-//     engine_put_noalloc, overran the free list's bound and allocated on
-//     29% of its puts); the inline node then serves the stores whose
-//     pool is never fed, the append-only ones (events, traces), without
-//     the pool's mutex. An unused inline node left with a dead value is
-//     cleared here once Safe() has passed its tag, so that it does not
-//     keep the value's references alive.
-//  2. head.Store(node): publishes the node and its fields.
-//  3. Prune: with W the cached watermark, find the first version with
-//     ver <= W, looking at most pruneWalk versions down from the new head.
+//  1. Prune: with W the cached watermark, find the first version with
+//     ver <= W, looking at most pruneWalk versions down from the head.
 //     Every active or future snapshot has S >= W and stops at or before
 //     it, so the versions after it are unreachable for new walks: unlink
 //     them with one next.Store(nil) and retire each: to the pool, which
 //     tags it with Domain.Epoch (the watermark again, >= W) and reuses it
 //     only after Safe() passes that tag (see Domain.Epoch for why no
-//     reader still holds it then), or, for r's inline node, by tagging
-//     it in r with that epoch, which step 1 of a later Install checks
-//     against Safe() the same way (see Record.inlState). This never waits: the watermark
-//     is a cached load of a read-mostly line. The walk is bounded because
-//     while a snapshot pins the watermark, the versions above it pile up
-//     (they may all be needed) and an unbounded walk would make every
-//     install of a hot key slower the longer the pin lasts; pruning less
-//     is always safe, and once the watermark catches up the boundary is
-//     near the head again and one cut drops the whole tail.
+//     reader still holds it then), or, for r's inline node, by tagging it
+//     in r with that epoch, which step 2 of a later Install checks against
+//     Safe() the same way (see Record.inlState). This never waits: the
+//     watermark is a cached load of a read-mostly line. The walk is
+//     bounded because while a snapshot pins the watermark, the versions
+//     above it pile up (they may all be needed) and an unbounded walk
+//     would make every install of a hot key slower the longer the pin
+//     lasts; pruning less is always safe, and once the watermark catches
+//     up the boundary is near the head again and one cut drops the whole
+//     tail.
+//  2. Take a node: one from the pool (reused only once no snapshot can
+//     hold it) if the pool was ever fed, in the same critical section as
+//     the retirement of a pool node unlinked in step 1 (Pool.RetireAndGet:
+//     the steady state of a rewritten key, one node out and one in); else,
+//     for r's first version, r's inline node; else a node stolen from
+//     another shard or a new one. Fill it; link it to the current head.
+//     The pool comes first and the inline node serves first versions only
+//     so that the nodes of keys that are updated over and over circulate
+//     through the pool as they did before there was an inline node
+//     (preferring the inline node whenever it was free made each key's
+//     demand on the pool swing by one node from one write to the next, and
+//     a synchronised sweep over 10,000 keys, as in engine_put_noalloc,
+//     overran the free list's bound and allocated on 29% of its puts;
+//     reusing it only while the pool was empty still allocated in 3 of 10
+//     runs, see Record); the inline node thus serves the stores whose pool
+//     is never fed, the append-only ones (events, traces), without the
+//     pool's mutex. A retired inline node is cleared here once Safe() has
+//     passed its tag, so that its dead value's references do not stay
+//     alive.
+//  3. head.Store(node): publishes the node and its fields.
+//
+// Pruning before installing (it used to follow) lets step 2 retire and
+// take under one lock; it prunes no less in steady state (the new head is
+// above the watermark, so the cut point was never the new node but when a
+// refresh raced the commit, and pruning less is always safe).
 func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint int) {
 	shard := uint(hint) % poolShards
 	p := s.pools[shard]
 	bit := uint64(1) << shard
 	fed := s.avail.Load()&bit != 0
+
+	var last *version[V] // a pool node unlinked by (1), retired in (2)
+	if cut := s.prune(r); cut != nil {
+		for x := cut; x != nil; {
+			nx := x.next.Load()
+			switch {
+			case x == &r.inl:
+				r.inlState, r.inlTag = inlRetired, uint32(s.d.Epoch())
+			case last == nil:
+				last = x
+			default:
+				p.Retire(x)
+			}
+			x = nx
+		}
+	}
+
 	var n *version[V]
-	if fed { // (1)
-		n = p.TryGet()
+	if fed { // (2)
+		n = p.RetireAndGet(last)
+	} else if last != nil {
+		p.Retire(last)
+	}
+	if last != nil && !fed {
+		s.avail.Or(bit) // publishes nothing but the hint
 	}
 	switch st := r.inlState; {
-	case n == nil && (st == inlFree || st == inlRetired && r.inlTag != uint32(s.d.Safe())):
+	case n == nil && st == inlFree && r.head.Load() == nil:
 		n = &r.inl
 		r.inlState = inlLinked
-	case n != nil && st == inlRetired && r.inlTag != uint32(s.d.Safe()):
-		// The inline node is unused but still holds a dead value: drop
-		// the references it keeps, now that no reader can hold it.
+	case st == inlRetired && r.inlTag != uint32(s.d.Safe()):
+		// The inline node is unlinked and no reader can hold it any more:
+		// drop the references its dead value keeps.
 		r.inl = version[V]{}
-		r.inlState = inlFree
+		r.inlState = inlDead
 	}
 	if n == nil && !fed {
 		// Nothing was ever retired here (or a steal emptied it): a new
@@ -380,36 +412,28 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 		n = p.Alloc()
 	}
 	n.ver, n.val, n.tomb = ver, val, tomb
-	n.next.Store(r.head.Load()) // n is private until step 2
-	r.head.Store(n)             // (2) publishes n
+	n.next.Store(r.head.Load()) // n is private until step 3
+	r.head.Store(n)             // (3) publishes n
 	chaos.Yield("mvcc.install.published")
-	w := s.d.wm.Load() // (3)
-	for i, v := 0, n; v != nil && i < pruneWalk; i, v = i+1, v.next.Load() {
+}
+
+// prune is step 1 of Install: it unlinks the versions of r that no
+// snapshot can reach and returns the first of them (the rest follow along
+// next), or nil. The caller holds r's lock and retires what it returns.
+func (s *Store[K, V]) prune(r *Record[V]) *version[V] {
+	w := s.d.wm.Load()
+	for i, v := 0, r.head.Load(); v != nil && i < pruneWalk; i, v = i+1, v.next.Load() {
 		if v.ver > w {
 			continue
 		}
 		cut := v.next.Load()
-		if cut == nil {
-			return
+		if cut != nil {
+			v.next.Store(nil) // unlinks every version older than v
+			chaos.Yield("mvcc.install.unlinked")
 		}
-		v.next.Store(nil) // unlinks every version older than v
-		chaos.Yield("mvcc.install.unlinked")
-		retired := false
-		for x := cut; x != nil; {
-			nx := x.next.Load()
-			if x == &r.inl {
-				r.inlState, r.inlTag = inlRetired, uint32(s.d.Epoch())
-			} else {
-				p.Retire(x)
-				retired = true
-			}
-			x = nx
-		}
-		if retired && s.avail.Load()&bit == 0 {
-			s.avail.Or(bit) // publishes nothing but the hint
-		}
-		return
+		return cut
 	}
+	return nil
 }
 
 // steal takes a reusable node from another shard than own, for a committer

@@ -302,23 +302,22 @@ func TestRetiredNodeNotReusedWhilePinned(t *testing.T) {
 	if !reused {
 		t.Fatalf("pool node never reused after the snapshot was released: %+v", s.Stats().Pool)
 	}
-	// The pool is fed now, so key 0's next installs take pool nodes and
-	// clear the unused inline node instead of reusing it.
+	// Key 0's next install clears the retired inline node for good.
 	commitOne(s, 0, 5, false)
-	if r.inlState != inlFree || inl.val != 0 || inl.ver != 0 || inl.next.Load() != nil {
+	if r.inlState != inlDead || inl.val != 0 || inl.ver != 0 || inl.next.Load() != nil {
 		t.Fatalf("unused inline node not cleared after the snapshot was released: state %d, %d@%d", r.inlState, inl.val, inl.ver)
 	}
 }
 
-// TestInlineNodeReusedWhenPoolStarved: a record whose inline node was
-// retired reuses it, once the watermark has passed its tag, when its
-// store's pool was never fed.
-func TestInlineNodeReusedWhenPoolStarved(t *testing.T) {
+// TestInlineNodeNeverReused: a record's inline node serves its first
+// version only: once retired it is cleared and stays unused, even in a
+// store whose pool was never fed.
+func TestInlineNodeNeverReused(t *testing.T) {
 	d := NewDomain()
 	s := NewStore[int, uint64](d)
 	r := s.LoadOrCreate(0)
-	// Three versions, each pruning the one before last: the inline node
-	// (version 1) is retired by the third, and no pool node ever was.
+	// Versions that each prune the one before last: the inline node
+	// (version 1) is retired by the third, and cleared by the fourth.
 	install := func(v uint64) {
 		for !r.TryLock() {
 		}
@@ -329,28 +328,32 @@ func TestInlineNodeReusedWhenPoolStarved(t *testing.T) {
 		d.RefreshWatermark()
 	}
 	install(1)
+	if r.head.Load() != &r.inl {
+		t.Fatal("first version not inline")
+	}
 	install(2)
 	install(3)
 	if r.inlState != inlRetired {
 		t.Fatalf("inline node state %d after two later versions, want retired", r.inlState)
 	}
-	if s.avail.Load() != 0 {
-		t.Fatal("a pool was fed")
+	for v := uint64(4); v < 10; v++ {
+		install(v)
+		if r.head.Load() == &r.inl {
+			t.Fatalf("inline node reused by version %d", v)
+		}
 	}
-	install(4)
-	if r.head.Load() != &r.inl {
-		t.Fatal("inline node not reused by a store whose pool was never fed")
+	if r.inlState != inlDead || r.inl.val != 0 || r.inl.ver != 0 {
+		t.Fatalf("retired inline node not cleared: state %d, %d@%d", r.inlState, r.inl.val, r.inl.ver)
 	}
 	slot := d.NewSlot()
 	defer slot.Close()
-	if v, _, ok := r.Read(slot.Acquire()); !ok || v != 4 {
-		t.Fatalf("read %d (ok=%v), want 4", v, ok)
+	if v, _, ok := r.Read(slot.Acquire()); !ok || v != 9 {
+		t.Fatalf("read %d (ok=%v), want 9", v, ok)
 	}
 }
 
-// TestInlineNodeFirst: a record's first version, and every later one
-// while its inline node is free, lives in the record itself (no pool node,
-// no allocation); reads see it like any other version.
+// TestInlineNodeFirst: a record's first version lives in the record itself
+// (no pool node, no allocation); reads see it like any other version.
 func TestInlineNodeFirst(t *testing.T) {
 	d := NewDomain()
 	s := NewStore[string, string](d)
