@@ -786,6 +786,70 @@ func TestChunkListConcurrentAndFailedAppends(t *testing.T) {
 	})
 }
 
+// chunkList against a plain slice over random transactions of appends and
+// clears, some of them failing after their writes (their claimed slots must
+// never show), on a few lists: the reference-model test of the in-place
+// chunks.
+func TestChunkListModel(t *testing.T) {
+	db := openDB(t)
+	x := newChunkList[RunID, uint64](db, hashRun)
+	lists := []RunID{NewRunID(), NewRunID(), NewRunID()}
+	model := make(map[RunID][]uint64)
+	rng := rand.New(rand.NewPCG(7, 11))
+	errAbort := errors.New("abort")
+	next := uint64(1)
+	for step := range 600 {
+		abort := rng.IntN(4) == 0
+		pending := make(map[RunID][]uint64)
+		for l, items := range model {
+			pending[l] = slices.Clone(items)
+		}
+		err := db.Update(func(tx *Tx) error {
+			for range 1 + rng.IntN(20) {
+				l := lists[rng.IntN(len(lists))]
+				if rng.IntN(30) == 0 {
+					if err := x.Clear(tx, l); err != nil {
+						return err
+					}
+					pending[l] = nil
+					continue
+				}
+				if err := x.Append(tx, l, next); err != nil {
+					return err
+				}
+				pending[l] = append(pending[l], next)
+				next++
+			}
+			if abort {
+				return errAbort
+			}
+			return nil
+		})
+		switch {
+		case abort && !errors.Is(err, errAbort):
+			t.Fatalf("step %d: failing transaction returned %v", step, err)
+		case !abort && err != nil:
+			t.Fatalf("step %d: %v", step, err)
+		case !abort:
+			model = pending
+		}
+		mustView(t, db, func(tx *Tx) error {
+			for _, l := range lists {
+				var got []uint64
+				x.Each(tx, l, func(n int) {
+					if n != len(model[l]) {
+						t.Errorf("step %d: size %d, model %d", step, n, len(model[l]))
+					}
+				}, func(v uint64) { got = append(got, v) })
+				if !slices.Equal(got, model[l]) || x.Len(tx, l) != uint64(len(model[l])) {
+					t.Fatalf("step %d: list %v\n got %v\nwant %v", step, l, got, model[l])
+				}
+			}
+			return nil
+		})
+	}
+}
+
 // A deep chain: Tree walks it without recursion.
 func TestTraceTreeDeepChain(t *testing.T) {
 	db := openDB(t)
