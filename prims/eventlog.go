@@ -29,6 +29,32 @@ type Event[P any] struct {
 	Hash [32]byte
 }
 
+// storedEvent is an Event as the log stores it: the timestamp as Unix
+// nanoseconds (8 bytes instead of time.Time's 24), which is all the hash
+// covers and all a timestamp of this package carries: tx.now is
+// time.Now().Round(0), a Local time without a monotonic reading, which
+// time.Unix(0, ts) rebuilds exactly (same wall, ext and location), so Read
+// returns the Event that Append built. The 16 bytes saved take an event's
+// record one allocation size class down (192 -> 176 bytes with a []byte
+// payload, 176 -> 160 with a string): on the 2-core VM a retained byte
+// costs about 3.2 ns of first-touch page faults (docs/BENCHMARKS.md).
+type storedEvent[P any] struct {
+	seq     uint64
+	typ     string
+	payload P
+	ts      int64
+	prev    [32]byte
+	hash    [32]byte
+}
+
+// event returns the stored event as the API's Event.
+func (e *storedEvent[P]) event() Event[P] {
+	return Event[P]{
+		Seq: e.seq, Type: e.typ, Payload: e.payload,
+		Timestamp: time.Unix(0, e.ts), PrevHash: e.prev, Hash: e.hash,
+	}
+}
+
 // ChainResult is the outcome of EventLog.VerifyChain.
 type ChainResult struct {
 	// Valid reports whether every event of the run re-hashes to its Hash
@@ -74,7 +100,7 @@ type EventLog[P any] struct {
 	db     *DB
 	name   string
 	heads  *mvcc.Store[RunID, logHead]
-	events *mvcc.Store[runSeq, Event[P]]
+	events *mvcc.Store[runSeq, storedEvent[P]]
 	enc    payloadEncoder[P]
 }
 
@@ -104,7 +130,7 @@ func NewEventLog[P any](db *DB, name string, opts ...EventLogOption) (*EventLog[
 			db:     db,
 			name:   name,
 			heads:  newStore[RunID, logHead](db, hashRun),
-			events: newStore[runSeq, Event[P]](db, hashRunSeq, denseRunSeq()),
+			events: newStore[runSeq, storedEvent[P]](db, hashRunSeq, denseRunSeq()),
 			enc:    enc,
 		}
 	})
@@ -121,13 +147,13 @@ const maxPooledBuf = 64 << 10
 
 // hash returns the event hash of (seq, typ, ts, payload, prev); see
 // EventLog for the encoding.
-func (l *EventLog[P]) hash(seq uint64, typ string, ts time.Time, payload P, prev *[32]byte) ([32]byte, error) {
+func (l *EventLog[P]) hash(seq uint64, typ string, ts int64, payload P, prev *[32]byte) ([32]byte, error) {
 	bp := hashBufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	b = binary.BigEndian.AppendUint64(b, seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(typ)))
 	b = append(b, typ...)
-	b = binary.BigEndian.AppendUint64(b, uint64(ts.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(ts))
 	at := len(b)
 	b = binary.BigEndian.AppendUint64(b, 0) // payload length, patched below
 	b, err := l.enc(b, payload)
@@ -169,16 +195,16 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 	}
 	now := tx.now() // before the head read, outside the conflict window (see StateCell.Transition)
 	h, _ := txn.Get(tx.tx, l.heads, run)
-	e := Event[P]{Seq: h.n, Type: typ, Payload: payload, Timestamp: now, PrevHash: h.last}
-	sum, err := l.hash(e.Seq, typ, e.Timestamp, payload, &h.last)
+	e := storedEvent[P]{seq: h.n, typ: typ, payload: payload, ts: now.UnixNano(), prev: h.last}
+	sum, err := l.hash(e.seq, typ, e.ts, payload, &h.last)
 	if err != nil {
 		return 0, err
 	}
-	e.Hash = sum
-	if err := txn.Put(tx.tx, l.events, runSeq{run, e.Seq}, e); err != nil {
+	e.hash = sum
+	if err := txn.Put(tx.tx, l.events, runSeq{run, e.seq}, e); err != nil {
 		return 0, err
 	}
-	return e.Seq, txn.Put(tx.tx, l.heads, run, logHead{n: e.Seq + 1, last: sum})
+	return e.seq, txn.Put(tx.tx, l.heads, run, logHead{n: e.seq + 1, last: sum})
 }
 
 // Read returns event seq of run's log as tx sees it, and whether it exists.
@@ -188,7 +214,11 @@ func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 	if !tx.readable(l.db) || run.IsZero() {
 		return Event[P]{}, false
 	}
-	return txn.Get(tx.tx, l.events, runSeq{run, seq})
+	e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
+	if !ok {
+		return Event[P]{}, false
+	}
+	return e.event(), true
 }
 
 // Len returns the length of run's log as tx sees it (0 for a run with no
@@ -233,7 +263,7 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 			}
 			return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, seq, run, h.n)
 		}
-		out = append(out, e)
+		out = append(out, e.event())
 	}
 	return out, nil
 }
@@ -267,14 +297,14 @@ func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	var prev [32]byte
 	for seq := range h.n {
 		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
-		if !ok || e.Seq != seq || e.PrevHash != prev {
+		if !ok || e.seq != seq || e.prev != prev {
 			return l.invalid(tx, h.n, seq)
 		}
-		sum, err := l.hash(seq, e.Type, e.Timestamp, e.Payload, &prev)
-		if err != nil || sum != e.Hash {
+		sum, err := l.hash(seq, e.typ, e.ts, e.payload, &prev)
+		if err != nil || sum != e.hash {
 			return l.invalid(tx, h.n, seq)
 		}
-		prev = e.Hash
+		prev = e.hash
 	}
 	if prev != h.last {
 		return l.invalid(tx, h.n, max(h.n, 1)-1)
