@@ -69,3 +69,27 @@ func ExamplePool() {
 	// false 1
 	// true ""
 }
+
+// A writer that replaces a node retires the old one and takes a free one in
+// one critical section.
+func ExamplePool_RetireAndGet() {
+	ep := &epochs{cur: 1, safe: 1}
+	p := arena.NewPool[node](ep)
+	cur := p.Get()
+	cur.key = "v1"
+
+	ep.cur, ep.safe = 2, 2
+	next := p.RetireAndGet(cur) // cur retired at epoch 2: not reusable yet
+	if next == nil {
+		next = p.Alloc()
+	}
+	next.key = "v2"
+	fmt.Println(next == cur, cur.key)
+
+	ep.cur, ep.safe = 3, 3 // readers have left epoch 2
+	third := p.RetireAndGet(next)
+	fmt.Println(third == cur, third.key == "")
+	// Output:
+	// false v1
+	// true true
+}

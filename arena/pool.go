@@ -95,10 +95,10 @@ type retiredNode[T any] struct {
 // contain Go pointers; they are ordinary heap objects, and a node dropped by
 // the pool is simply collected by the GC.
 //
-// Pool is goroutine-safe and blocking: Get and Retire take one mutex
-// protecting a FIFO ring of retired nodes ordered by retire epoch and a
-// bounded LIFO free list. In steady state both are allocation-free. Future
-// work: per-P sharding if the mutex becomes contended.
+// Pool is goroutine-safe and blocking: Get, Retire and RetireAndGet take
+// one mutex protecting a FIFO ring of retired nodes ordered by retire epoch
+// and a bounded LIFO free list. In steady state all are allocation-free.
+// Future work: per-P sharding if the mutex becomes contended.
 //
 // Pedigree: the limbo lists of epoch-based reclamation (Fraser, "Practical
 // lock-freedom", 2004; crossbeam-epoch), feeding a free list instead of free().
