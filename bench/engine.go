@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -173,7 +174,7 @@ func runEngineGets(b *testing.B, f engineFixture, order []uint64, warm, noAlloc 
 	}
 	b.StopTimer()
 	if noAlloc {
-		checkNoAlloc(b, before)
+		checkNoAlloc(b, before, nil)
 	}
 	sink = sum
 	if misses != 0 {
@@ -231,9 +232,9 @@ func runEnginePuts(b *testing.B, f engineFixture, noAlloc bool) {
 	}
 	b.StopTimer()
 	if noAlloc {
-		if n := mallocs() - before; n > 16 && !raceEnabled {
-			b.Fatalf("%d heap allocations in %d allocation-free operations (%d of them version nodes)", n, b.N, f.s.Stats().Pool.Allocated-nodesBefore)
-		}
+		checkNoAlloc(b, before, func() string {
+			return fmt.Sprintf(" (%d of them version nodes)", f.s.Stats().Pool.Allocated-nodesBefore)
+		})
 	}
 	if failures != 0 {
 		b.Fatalf("%d commits failed; single-goroutine puts never conflict", failures)
@@ -427,9 +428,14 @@ func mallocs() uint64 {
 // checkNoAlloc fails b if more than a handful of heap allocations happened
 // since before (the runtime itself may allocate a few objects during a
 // benchmark, e.g. for its timers; one per operation would show as b.N).
-func checkNoAlloc(b *testing.B, before uint64) {
+// detail, if not nil, adds to the failure message (called only on failure).
+func checkNoAlloc(b *testing.B, before uint64, detail func() string) {
 	if n := mallocs() - before; n > 16 && !raceEnabled {
-		b.Fatalf("%d heap allocations in %d allocation-free operations", n, b.N)
+		more := ""
+		if detail != nil {
+			more = detail()
+		}
+		b.Fatalf("%d heap allocations in %d allocation-free operations%s", n, b.N, more)
 	}
 }
 

@@ -198,7 +198,7 @@ func runKVGets(b *testing.B, f kvFixture, noAlloc bool) {
 	}
 	b.StopTimer()
 	if noAlloc {
-		checkNoAlloc(b, before)
+		checkNoAlloc(b, before, nil)
 	}
 	sink = sum
 	if bad != 0 {

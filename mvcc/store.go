@@ -334,25 +334,23 @@ func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
 //     lasts; pruning less is always safe, and once the watermark catches
 //     up the boundary is near the head again and one cut drops the whole
 //     tail.
-//  2. Take a node: one from the pool (reused only once no snapshot can
-//     hold it) if the pool was ever fed, in the same critical section as
-//     the retirement of a pool node unlinked in step 1 (Pool.RetireAndGet:
-//     the steady state of a rewritten key, one node out and one in); else,
-//     for r's first version, r's inline node; else a node stolen from
+//  2. Take a node: for r's first version, r's inline node; else one from
+//     the pool (reused only once no snapshot can hold it) if the pool was
+//     ever fed, in the same critical section as the retirement of a pool
+//     node unlinked in step 1 (Pool.RetireAndGet: the steady state of a
+//     rewritten key, one node out and one in); else a node stolen from
 //     another shard or a new one. Fill it; link it to the current head.
-//     The pool comes first and the inline node serves first versions only
-//     so that the nodes of keys that are updated over and over circulate
-//     through the pool as they did before there was an inline node
-//     (preferring the inline node whenever it was free made each key's
-//     demand on the pool swing by one node from one write to the next, and
-//     a synchronised sweep over 10,000 keys, as in engine_put_noalloc,
-//     overran the free list's bound and allocated on 29% of its puts;
-//     reusing it only while the pool was empty still allocated in 3 of 10
-//     runs, see Record); the inline node thus serves the stores whose pool
-//     is never fed, the append-only ones (events, traces), without the
-//     pool's mutex. A retired inline node is cleared here once Safe() has
-//     passed its tag, so that its dead value's references do not stay
-//     alive.
+//     The inline node serves first versions only, so that the nodes of
+//     keys that are updated over and over circulate through the pool as
+//     they did before there was an inline node (letting rewritten keys use
+//     it whenever it was free made each key's demand on the pool swing by
+//     one node from one write to the next, and a synchronised sweep over
+//     10,000 keys, as in engine_put_noalloc, overran the free list's bound
+//     and allocated on 29% of its puts; reusing it only while the pool was
+//     empty still allocated in 3 of 10 runs, see Record). Append-only
+//     stores (events, traces) thus never touch a pool or its mutex. A
+//     retired inline node is cleared here once Safe() has passed its tag,
+//     so that its dead value's references do not stay alive.
 //  3. head.Store(node): publishes the node and its fields.
 //
 // Pruning before installing (it used to follow) lets step 2 retire and
@@ -382,19 +380,17 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 	}
 
 	var n *version[V]
-	if fed { // (2)
+	switch { // (2)
+	case r.inlState == inlFree && r.head.Load() == nil:
+		n = &r.inl // the record's first version (nothing was pruned)
+		r.inlState = inlLinked
+	case fed:
 		n = p.RetireAndGet(last)
-	} else if last != nil {
+	case last != nil:
 		p.Retire(last)
-	}
-	if last != nil && !fed {
 		s.avail.Or(bit) // publishes nothing but the hint
 	}
-	switch st := r.inlState; {
-	case n == nil && st == inlFree && r.head.Load() == nil:
-		n = &r.inl
-		r.inlState = inlLinked
-	case st == inlRetired && r.inlTag != uint32(s.d.Safe()):
+	if r.inlState == inlRetired && r.inlTag != uint32(s.d.Safe()) {
 		// The inline node is unlinked and no reader can hold it any more:
 		// drop the references its dead value keeps.
 		r.inl = version[V]{}

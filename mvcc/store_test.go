@@ -384,6 +384,18 @@ func TestInlineNodeFirst(t *testing.T) {
 	if r.head.Load() == &r.inl || r.head.Load().next.Load() != &r.inl {
 		t.Fatal("second version took the linked inline node")
 	}
+	// Once rewrites have fed the pool, a new key's first version is still
+	// inline.
+	for i := range 3 * WatermarkEvery {
+		commitOne(s, "7", strconv.Itoa(i), false)
+	}
+	if s.avail.Load() == 0 {
+		t.Fatal("rewrites did not feed a pool")
+	}
+	commitOne(s, "new", "v", false)
+	if r := s.Lookup("new"); r.head.Load() != &r.inl {
+		t.Fatal("first version in a fed store not inline")
+	}
 }
 
 // commitHint is commitOne with a chosen pool shard hint and no watermark

@@ -39,15 +39,15 @@ type runSeq struct {
 }
 
 // Hashing: wyhash's multiply-fold mum(a, b) (the 128-bit product's halves
-// XORed) with its mixing constants, and the splitmix64 finalizer mix64
-// where inputs may be dense. A RunID is two words, one mum and a mix64; a
+// XORed) with its mixing constants, and the splitmix64 finalizer Mix64
+// where inputs may be dense. A RunID is two words, one mum and a Mix64; a
 // run and a string fold the run's hash with the string's xxhash64 in one
-// more mum; a run and a dense number go through mix64 (see hashRunSeq).
+// more mum; a run and a dense number go through Mix64 (see hashRunSeq).
 // mum has two weaknesses, both handled: a zero operand maps every value of
 // the other to 0 (the per-map random seed enters both operands, so such
 // inputs depend on the seed and cannot be crafted), and an operand that
 // varies in a few bits against a fixed other operand spreads poorly to the
-// low bits (dense inputs go through mix64). The string's xxhash and the
+// low bits (dense inputs go through Mix64). The string's xxhash and the
 // run's hash are independent, so they overlap in the pipeline: a lookup's
 // hash costs a few nanoseconds.
 const (
@@ -68,11 +68,11 @@ func mum(a, b uint64) uint64 {
 // over the parts of a key keeps each step injective in that part. Two
 // dependent multiplies, so slower than mum, but no weak inputs at all.
 
-// hashRun hashes a RunID's 16 bytes: one mum of its two words, then mix64.
+// hashRun hashes a RunID's 16 bytes: one mum of its two words, then Mix64.
 // Random (version 4) IDs would need no more than the mum, but any UUID is a
 // valid RunID, and sequential ones (a counter in the low or the high bytes)
 // vary only a few bits of one operand, which a product with a fixed factor
-// does not spread to the low bits; mix64 avalanches them.
+// does not spread to the low bits; Mix64 avalanches them.
 func hashRun(r RunID, seed uint64) uint64 {
 	return lockfree.Mix64(mum(binary.LittleEndian.Uint64(r[:8])^seed^wyp0,
 		binary.LittleEndian.Uint64(r[8:])^bits.RotateLeft64(seed, 32)^wyp1))
@@ -84,10 +84,10 @@ func hashRunKey(k runKey, seed uint64) uint64 {
 	return mum(hashRun(k.run, seed)^wyp2, xxhash.Sum64String(k.s)^seed^wyp3)
 }
 
-// hashRunSeq hashes a run and a number with mix64, not mum: numbers are
+// hashRunSeq hashes a run and a number with Mix64, not mum: numbers are
 // dense (0, 1, 2, ...), and a product with a fixed factor spreads dense low
 // bits poorly (a factor with k trailing zeros keeps only 2^(12-k) distinct
-// values in the low 12 bits), while mix64 avalanches every bit.
+// values in the low 12 bits), while Mix64 avalanches every bit.
 func hashRunSeq(k runSeq, seed uint64) uint64 {
 	return lockfree.Mix64(hashRun(k.run, seed) ^ k.n)
 }

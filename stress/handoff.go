@@ -36,8 +36,9 @@ type handoffWord struct {
 // (record, lock word, newest version), so when the handoff costs as much as
 // a whole single-threaded transaction, same-key throughput with workers on
 // two cores cannot approach one worker's, whatever the engine does. On the
-// project's 2-vCPU VM it measured 216-235 ns (cores on different dies), on
-// a CPU with SMT siblings it is tens of nanoseconds.
+// project's 2-vCPU VM it measured 233-290 ns or 40-74 ns depending on where
+// the hypervisor placed the vCPUs at the time (docs/BENCHMARKS.md); on a
+// CPU with SMT siblings it is tens of nanoseconds.
 //
 // Handoff returns ErrOneCore when runtime.GOMAXPROCS(0) or runtime.NumCPU()
 // is below 2, and an error for rounds < 1 or a < 0 or b < 0. A spinning
