@@ -29,17 +29,25 @@ type Event[P any] struct {
 	Hash [32]byte
 }
 
-// storedEvent is an Event as the log stores it: the timestamp as Unix
-// nanoseconds (8 bytes instead of time.Time's 24), which is all the hash
-// covers and all a timestamp of this package carries: tx.now is
-// time.Now().Round(0), a Local time without a monotonic reading, which
-// time.Unix(0, ts) rebuilds exactly (same wall, ext and location), so Read
-// returns the Event that Append built. The 16 bytes saved take an event's
-// record one allocation size class down (192 -> 176 bytes with a []byte
-// payload, 176 -> 160 with a string): on the 2-core VM a retained byte
-// costs about 3.2 ns of first-touch page faults (docs/BENCHMARKS.md).
+// storedEvent is an Event as the log stores it:
+//
+//   - the timestamp as Unix nanoseconds (8 bytes instead of time.Time's
+//     24), which is all the hash covers and all a timestamp of this
+//     package carries: tx.now is time.Now().Round(0), a Local time without
+//     a monotonic reading, which time.Unix(0, ts) rebuilds exactly (same
+//     wall, ext and location);
+//   - no sequence number: it is the record's key (runSeq.n), which every
+//     reader has in hand.
+//
+// So Read returns the Event that Append built. Each field dropped takes an
+// event's record one allocation size class down (with a []byte payload
+// 192 -> 176 -> 160 bytes): a retained byte costs about 3.2 ns of
+// first-touch page faults on the 2-core VM, and every append retains its
+// record (docs/BENCHMARKS.md, "Event timestamps" and "Event records
+// without their sequence number"). The previous hash is kept although it
+// is event seq-1's Hash: deriving it made Read fetch a second record,
+// +37% on eventlog_read.
 type storedEvent[P any] struct {
-	seq     uint64
 	typ     string
 	payload P
 	ts      int64
@@ -47,10 +55,10 @@ type storedEvent[P any] struct {
 	hash    [32]byte
 }
 
-// event returns the stored event as the API's Event.
-func (e *storedEvent[P]) event() Event[P] {
+// event returns the stored event seq as the API's Event.
+func (e *storedEvent[P]) event(seq uint64) Event[P] {
 	return Event[P]{
-		Seq: e.seq, Type: e.typ, Payload: e.payload,
+		Seq: seq, Type: e.typ, Payload: e.payload,
 		Timestamp: time.Unix(0, e.ts), PrevHash: e.prev, Hash: e.hash,
 	}
 }
@@ -195,16 +203,16 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 	}
 	now := tx.now() // before the head read, outside the conflict window (see StateCell.Transition)
 	h, _ := txn.Get(tx.tx, l.heads, run)
-	e := storedEvent[P]{seq: h.n, typ: typ, payload: payload, ts: now.UnixNano(), prev: h.last}
-	sum, err := l.hash(e.seq, typ, e.ts, payload, &h.last)
+	e := storedEvent[P]{typ: typ, payload: payload, ts: now.UnixNano(), prev: h.last}
+	sum, err := l.hash(h.n, typ, e.ts, payload, &h.last)
 	if err != nil {
 		return 0, err
 	}
 	e.hash = sum
-	if err := txn.Put(tx.tx, l.events, runSeq{run, e.seq}, e); err != nil {
+	if err := txn.Put(tx.tx, l.events, runSeq{run, h.n}, e); err != nil {
 		return 0, err
 	}
-	return e.seq, txn.Put(tx.tx, l.heads, run, logHead{n: e.seq + 1, last: sum})
+	return h.n, txn.Put(tx.tx, l.heads, run, logHead{n: h.n + 1, last: sum})
 }
 
 // Read returns event seq of run's log as tx sees it, and whether it exists.
@@ -218,7 +226,7 @@ func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 	if !ok {
 		return Event[P]{}, false
 	}
-	return e.event(), true
+	return e.event(seq), true
 }
 
 // Len returns the length of run's log as tx sees it (0 for a run with no
@@ -263,7 +271,7 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 			}
 			return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, seq, run, h.n)
 		}
-		out = append(out, e.event())
+		out = append(out, e.event(seq))
 	}
 	return out, nil
 }
@@ -297,7 +305,7 @@ func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	var prev [32]byte
 	for seq := range h.n {
 		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
-		if !ok || e.seq != seq || e.prev != prev {
+		if !ok || e.prev != prev {
 			return l.invalid(tx, h.n, seq)
 		}
 		sum, err := l.hash(seq, e.typ, e.ts, e.payload, &prev)

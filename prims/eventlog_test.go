@@ -338,3 +338,84 @@ func TestEventTimestampRoundTrip(t *testing.T) {
 		return nil
 	})
 }
+
+// Event records do not store the sequence number (storedEvent): Read and
+// ReadRange take it from the key. Every way of reading an event must
+// return the Event whose Hash Append computed, linked to its predecessor:
+// from a snapshot, from the transaction's own writes, with the predecessor
+// in the snapshot and the event in the write set, and from a range that
+// starts mid-log.
+func TestEventDerivedFieldsMatchAppend(t *testing.T) {
+	db := openDB(t)
+	log := must[*EventLog[string]](t)(NewEventLog[string](db, "derived"))
+	run := NewRunID()
+	var hashes [][32]byte // hashes[i] is event i's Hash, recomputed from the documented encoding
+	check := func(tx *Tx, e Event[string], seq uint64) {
+		t.Helper()
+		var prev [32]byte
+		if seq > 0 {
+			prev = hashes[seq-1]
+		}
+		if e.Seq != seq || e.PrevHash != prev || e.Hash != hashes[seq] ||
+			e.Hash != canonicalHash(seq, e.Type, e.Timestamp, []byte(e.Payload), prev) {
+			t.Errorf("event %d = %+v; want seq %d linked to %x", seq, e, seq, prev[:4])
+		}
+	}
+	appendOne := func(tx *Tx, i int) {
+		t.Helper()
+		seq, err := log.Append(tx, run, "t", fmt.Sprint("p", i))
+		if err != nil || seq != uint64(i) {
+			t.Fatalf("Append %d = %d, %v", i, seq, err)
+		}
+		e, ok := log.Read(tx, run, seq) // own write; predecessor own or committed
+		if !ok {
+			t.Fatalf("Read own event %d: missing", seq)
+		}
+		var prev [32]byte
+		if seq > 0 {
+			prev = hashes[seq-1]
+		}
+		hashes = append(hashes, canonicalHash(seq, e.Type, e.Timestamp, []byte(e.Payload), prev))
+		check(tx, e, seq)
+	}
+	mustUpdate(t, db, func(tx *Tx) error {
+		for i := range 3 {
+			appendOne(tx, i)
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { // event 3's predecessor is in the snapshot
+		appendOne(tx, 3)
+		appendOne(tx, 4)
+		if r, err := log.ReadRange(tx, run, 2, 5); err != nil || len(r) != 3 {
+			t.Fatalf("ReadRange(2, 5) in the writer = %d events, %v", len(r), err)
+		} else {
+			for j, e := range r {
+				check(tx, e, uint64(2+j))
+			}
+		}
+		return nil
+	})
+	mustView(t, db, func(tx *Tx) error {
+		for seq := range uint64(5) {
+			e, ok := log.Read(tx, run, seq)
+			if !ok {
+				t.Fatalf("Read(%d): missing", seq)
+			}
+			check(tx, e, seq)
+			for end := seq + 1; end <= 6; end++ {
+				r, err := log.ReadRange(tx, run, seq, end)
+				if err != nil || len(r) != int(min(end, 5)-seq) {
+					t.Fatalf("ReadRange(%d, %d) = %d events, %v", seq, end, len(r), err)
+				}
+				for j, e := range r {
+					check(tx, e, seq+uint64(j))
+				}
+			}
+		}
+		if res, err := log.VerifyChain(tx, run); err != nil || !res.Valid || res.Length != 5 {
+			t.Fatalf("VerifyChain = %+v, %v", res, err)
+		}
+		return nil
+	})
+}
