@@ -54,6 +54,20 @@
 // operation does not poison its transaction, which may go on and commit.
 // After [DB.Close] every operation fails with [ErrClosed].
 //
+// # Memory
+//
+// Deleting does not give back everything: a deleted key, cell, event or
+// trace keeps its record (a lock word, a tombstone version, and its slot in
+// the store's index) for the life of the DB, so that transactions holding
+// it and validations against it stay correct; the deleted value itself is
+// released once no snapshot can read it (version GC). A workload that
+// creates and deletes ever new keys or runs therefore grows by a record per
+// deleted item, while one that reuses keys does not (a key written again
+// reuses its record). Physical removal of dead records is future work
+// (mvcc.Store). Snapshots delay version GC: while a [DB.View] or a
+// transaction from [DB.Begin] is open, no version replaced after it began
+// can be freed; end transactions promptly.
+//
 // # Aliasing rule
 //
 // Values are stored as the Go values given: no serialization, no copy. So
