@@ -166,9 +166,9 @@ func (x *denseIndex[V]) loadOrCreate(g [16]byte, n uint64, mk func() *Record[V])
 	return s.Load()
 }
 
-// rangeAll calls fn for every record until fn returns false. Like lockfree.Map.Range it is not a snapshot:
-// records created before the call are visited once, later ones may or may
-// not be.
+// rangeAll calls fn for every record until fn returns false. Like
+// lockfree.Map.Range it is not a snapshot: records created before the call
+// are visited once, later ones may or may not be.
 func (x *denseIndex[V]) rangeAll(fn func(g [16]byte, n uint64, r *Record[V]) bool) {
 	x.runs.Range(func(g [16]byte, run *denseRun[V]) bool {
 		for i := range run.first {

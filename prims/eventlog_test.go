@@ -350,7 +350,7 @@ func TestEventDerivedFieldsMatchAppend(t *testing.T) {
 	log := must[*EventLog[string]](t)(NewEventLog[string](db, "derived"))
 	run := NewRunID()
 	var hashes [][32]byte // hashes[i] is event i's Hash, recomputed from the documented encoding
-	check := func(tx *Tx, e Event[string], seq uint64) {
+	check := func(e Event[string], seq uint64) {
 		t.Helper()
 		var prev [32]byte
 		if seq > 0 {
@@ -376,7 +376,7 @@ func TestEventDerivedFieldsMatchAppend(t *testing.T) {
 			prev = hashes[seq-1]
 		}
 		hashes = append(hashes, canonicalHash(seq, e.Type, e.Timestamp, []byte(e.Payload), prev))
-		check(tx, e, seq)
+		check(e, seq)
 	}
 	mustUpdate(t, db, func(tx *Tx) error {
 		for i := range 3 {
@@ -391,7 +391,7 @@ func TestEventDerivedFieldsMatchAppend(t *testing.T) {
 			t.Fatalf("ReadRange(2, 5) in the writer = %d events, %v", len(r), err)
 		} else {
 			for j, e := range r {
-				check(tx, e, uint64(2+j))
+				check(e, uint64(2+j))
 			}
 		}
 		return nil
@@ -402,14 +402,14 @@ func TestEventDerivedFieldsMatchAppend(t *testing.T) {
 			if !ok {
 				t.Fatalf("Read(%d): missing", seq)
 			}
-			check(tx, e, seq)
+			check(e, seq)
 			for end := seq + 1; end <= 6; end++ {
 				r, err := log.ReadRange(tx, run, seq, end)
 				if err != nil || len(r) != int(min(end, 5)-seq) {
 					t.Fatalf("ReadRange(%d, %d) = %d events, %v", seq, end, len(r), err)
 				}
 				for j, e := range r {
-					check(tx, e, seq+uint64(j))
+					check(e, seq+uint64(j))
 				}
 			}
 		}

@@ -641,6 +641,25 @@ func countLive[K comparable, V any](tx *Tx, s *mvcc.Store[K, V]) int {
 	return n
 }
 
+// listItems returns list l's items as tx sees them (Each), after checking
+// that the size Each reports is Len and the number of items it yields.
+func listItems(t *testing.T, x chunkList[RunID, uint64], tx *Tx, l RunID) []uint64 {
+	t.Helper()
+	var out []uint64
+	size := -1
+	x.Each(tx, l, func(n int) { size = n }, func(v uint64) { out = append(out, v) })
+	if size == -1 { // Each reports no size for an empty list
+		if out != nil {
+			t.Errorf("list %v: Each yielded %d items without a size", l, len(out))
+		}
+		size = 0
+	}
+	if n := x.Len(tx, l); size != len(out) || uint64(size) != n {
+		t.Errorf("list %v: Each size %d, %d items, Len %d", l, size, len(out), n)
+	}
+	return out
+}
+
 // chunkList: appends across chunk boundaries, in one transaction and one
 // per transaction (each claiming the next slot of the shared chunk); a snapshot
 // keeps seeing the list it saw; Clear removes every record.
@@ -648,15 +667,7 @@ func TestChunkList(t *testing.T) {
 	db := openDB(t)
 	x := newChunkList[RunID, uint64](db, hashRun)
 	l := NewRunID()
-	items := func(tx *Tx) []uint64 {
-		var out []uint64
-		x.Each(tx, l, func(n int) {
-			if n != int(x.Len(tx, l)) {
-				t.Errorf("size %d, Len %d", n, x.Len(tx, l))
-			}
-		}, func(v uint64) { out = append(out, v) })
-		return out
-	}
+	items := func(tx *Tx) []uint64 { return listItems(t, x, tx, l) }
 	seq := func(n int) []uint64 {
 		var out []uint64
 		for i := range n {
@@ -723,11 +734,7 @@ func TestChunkListConcurrentAndFailedAppends(t *testing.T) {
 	db := openDB(t)
 	x := newChunkList[RunID, uint64](db, hashRun)
 	l := NewRunID()
-	items := func(tx *Tx) []uint64 {
-		var out []uint64
-		x.Each(tx, l, func(int) {}, func(v uint64) { out = append(out, v) })
-		return out
-	}
+	items := func(tx *Tx) []uint64 { return listItems(t, x, tx, l) }
 	// Failed appends: each claims the next slot, then its transaction
 	// fails; the committed list must not show them.
 	errBoom := errors.New("boom")
@@ -835,13 +842,8 @@ func TestChunkListModel(t *testing.T) {
 		}
 		mustView(t, db, func(tx *Tx) error {
 			for _, l := range lists {
-				var got []uint64
-				x.Each(tx, l, func(n int) {
-					if n != len(model[l]) {
-						t.Errorf("step %d: size %d, model %d", step, n, len(model[l]))
-					}
-				}, func(v uint64) { got = append(got, v) })
-				if !slices.Equal(got, model[l]) || x.Len(tx, l) != uint64(len(model[l])) {
+				got := listItems(t, x, tx, l)
+				if !slices.Equal(got, model[l]) {
 					t.Fatalf("step %d: list %v\n got %v\nwant %v", step, l, got, model[l])
 				}
 			}
