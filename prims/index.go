@@ -2,6 +2,7 @@ package prims
 
 import (
 	"encoding/binary"
+	"iter"
 	"math/bits"
 	"slices"
 
@@ -120,37 +121,91 @@ func newStore[K comparable, V any](db *DB, hash func(K, uint64) uint64, opts ...
 }
 
 // ---------------------------------------------------------------------------
-// setIndex: a small sorted set per key.
+// setIndex: a sorted set per key; past setChunkMax items, in chunks.
 
-// sortedSet is one version of a set: items sorted by the index's compare,
-// without duplicates.
+// setChunkMax is the most items a flat sortedSet or a chunk holds; a chunk
+// that grows past it splits in two. A change to a chunked set copies its
+// chunk list (n/setChunkMax to 2n/setChunkMax pointers) and one chunk (up to
+// setChunkMax items), so the copy is smallest near setChunkMax =
+// sqrt(n * item size / pointer size). Measured with string items on the
+// first, always-chunked version of this set (BenchmarkKVStoreNewKey, an
+// insert+delete pair, 2-core VM, 3 rounds; docs/BENCHMARKS.md "Chunked key
+// sets"): at 100 / 1,000 / 10,000 / 100,000 keys, 32: 2.1 / 2.7 / 10.5 /
+// 141 us; 64: 2.3 / 2.7 / 7.2 / 48 us; 128: 4.3 / 4.2 / 8.7 / 47 us; 256:
+// 4.2 / 4.6 / 7.0 / 18 us. 64 keeps sets of up to a thousand items as cheap
+// as 32 does and large ones within 3x of 256.
+const setChunkMax = 64
+
+// sortedSet is one version of a set: its items sorted by the index's
+// compare, without duplicates. A set of up to setChunkMax items is flat
+// (tree nil, the items in items); a larger one is chunked (items nil, the
+// items in tree's chunks). Sets of a few items, the common case, keep a
+// small flat object (40 bytes, allocated as 48): every byte of a set
+// version costs (statecell_init, which adds a name to a run's set of four,
+// was 21% slower with the old 32-byte set padded to 96 bytes, as slow as a
+// first, always-chunked design of that size).
 //
-// A committed sortedSet is immutable: readers, including read-only
-// snapshots on other goroutines, use its slice without copying. A set that
-// a transaction has written and not committed yet is private to that
-// transaction, and the index updates it in place to spare a copy per
-// insert: owner is the writing transaction's token (Tx.token: a pointer to
-// a tiny object unique to that transaction incarnation, kept alive by the
-// set, so no later incarnation's token equals it; a published set is
-// therefore never mutated). The token holds no reference to the
-// transaction itself, so published sets pin nothing but one byte.
+// A committed sortedSet, its tree and every chunk it points to are
+// immutable: readers, including read-only snapshots on other goroutines,
+// use them without copying. A set that a transaction has created and not
+// committed yet is private to that transaction, and the index updates it
+// (its items, or its tree) in place to spare copies: owner is the creating
+// transaction's token (Tx.token: a pointer to a tiny object unique to that
+// transaction incarnation, kept alive by the set, so no later
+// incarnation's token equals it; a published set is therefore never
+// mutated). A private set's tree is its own (copied with the set); its
+// chunks may be shared with the version it was copied from, so each chunk
+// has its own owner. The token holds no reference to the transaction
+// itself, so published sets pin nothing but one byte.
 type sortedSet[T any] struct {
 	items []T
 	owner *byte
+	tree  *setTree[T]
+}
+
+// setTree holds a chunked set's items.
+//
+// Invariants: every chunk holds 1 to setChunkMax items; every item of
+// chunks[i] is below every item of chunks[i+1]; there are at least two
+// chunks (a set that shrinks to one chunk goes back to the flat form); no
+// two neighbouring chunks both hold fewer than setChunkMax/4 items (see
+// Remove); n is the total number of items.
+type setTree[T any] struct {
+	chunks []*setChunk[T]
+	n      int
+}
+
+// setChunk is a run of consecutive items of a chunked set, owned like a
+// sortedSet.
+type setChunk[T any] struct {
+	items []T
+	owner *byte
+}
+
+// len returns the number of items in set (nil: 0).
+func (set *sortedSet[T]) len() int {
+	switch {
+	case set == nil:
+		return 0
+	case set.tree != nil:
+		return set.tree.n
+	}
+	return len(set.items)
 }
 
 // setIndex maps a key K (a run, a run and a tag, a status) to a sorted set
 // of T, stored as one mvcc record per key holding an immutable *sortedSet
 // replaced copy-on-write.
 //
-// Costs: Items, Contains and Len read one record (O(1), O(log n)). Add and
-// Remove cost O(log n) to search and O(n) to copy the set the first time a
-// transaction changes it; further changes by the same transaction are done
-// in place (O(n) memmove at worst, no allocation unless the slice grows).
-// A committed set stays in memory as long as a snapshot can see it. This
-// is fine for sets up to a few thousand items per key (a run's KV keys or
-// cell names); for larger ones the future fix is a persistent B-tree
-// (copy-on-write of the O(log n) nodes on the path) or chunked records.
+// Costs, for a set of n items: Len reads one record (O(1)); Contains and
+// finding where From starts are O(log n). Add and Remove copy a flat set
+// (at most setChunkMax items) the first time a transaction changes it, and
+// change it in place after that. For a chunked set they copy the chunk list
+// (about n/setChunkMax pointers) and the chunk they change (at most
+// setChunkMax items), once per transaction and chunk. So a Put of a new KV
+// key in a run of 100,000 keys copies about 25 KiB, not the 1.6 MB of one
+// flat sorted slice. A committed set stays in memory as long as a snapshot
+// can see it; versions share the chunks they did not change.
 //
 // Phantom safety and conflicts: every operation reads the key's record, so
 // in a read-write transaction a concurrent commit that changed the set (an
@@ -168,30 +223,98 @@ func newSetIndex[K comparable, T any](db *DB, hash func(K, uint64) uint64, cmp f
 	return setIndex[K, T]{s: newStore[K, *sortedSet[T]](db, hash), cmp: cmp}
 }
 
-// Items returns k's items in order, as tx sees them, or nil. The slice is
-// shared: callers must not modify it, nor keep it across a later Add or
-// Remove by the same transaction (which may change it in place). Copy it
-// before handing it to users.
-func (x setIndex[K, T]) Items(tx *Tx, k K) []T {
-	if set, ok := txn.Get(tx.tx, x.s, k); ok && set != nil {
-		return set.items
+// set returns k's set as tx sees it, or nil.
+func (x setIndex[K, T]) set(tx *Tx, k K) *sortedSet[T] {
+	set, _ := txn.Get(tx.tx, x.s, k)
+	return set
+}
+
+// searchTree returns the position of the first item >= item in tree: chunk
+// ci and index i within it, and whether that item equals item. An item above
+// every item is placed after the last item of the last chunk (so Add
+// appends there).
+func (x setIndex[K, T]) searchTree(t *setTree[T], item T) (ci, i int, found bool) {
+	cs := t.chunks
+	ci, _ = slices.BinarySearchFunc(cs, item, func(c *setChunk[T], item T) int {
+		return x.cmp(c.items[len(c.items)-1], item)
+	})
+	if ci == len(cs) {
+		return ci - 1, len(cs[ci-1].items), false
 	}
-	return nil
+	i, found = slices.BinarySearchFunc(cs[ci].items, item, x.cmp)
+	return ci, i, found
 }
 
 // Len returns the number of k's items.
-func (x setIndex[K, T]) Len(tx *Tx, k K) int { return len(x.Items(tx, k)) }
+func (x setIndex[K, T]) Len(tx *Tx, k K) int { return x.set(tx, k).len() }
 
 // Contains reports whether item is in k's set.
 func (x setIndex[K, T]) Contains(tx *Tx, k K, item T) bool {
-	_, found := slices.BinarySearchFunc(x.Items(tx, k), item, x.cmp)
+	set := x.set(tx, k)
+	switch {
+	case set == nil:
+		return false
+	case set.tree != nil:
+		_, _, found := x.searchTree(set.tree, item)
+		return found
+	}
+	_, found := slices.BinarySearchFunc(set.items, item, x.cmp)
 	return found
+}
+
+// All yields k's items in order, as tx saw them when All was called. The
+// items are shared with the set: callers copy them before handing them to
+// users. The transaction must not change k's set while the loop runs.
+func (x setIndex[K, T]) All(tx *Tx, k K) iter.Seq[T] {
+	return x.from(x.set(tx, k), 0, 0)
+}
+
+// From yields k's items from the first one >= from, in order, as tx saw
+// them when From was called; the rules of All apply.
+func (x setIndex[K, T]) From(tx *Tx, k K, from T) iter.Seq[T] {
+	set := x.set(tx, k)
+	switch {
+	case set == nil:
+		return x.from(nil, 0, 0)
+	case set.tree != nil:
+		ci, i, _ := x.searchTree(set.tree, from)
+		return x.from(set, ci, i)
+	}
+	i, _ := slices.BinarySearchFunc(set.items, from, x.cmp)
+	return x.from(set, 0, i)
+}
+
+// from yields set's items from item i of chunk ci (of the flat set: ci 0).
+func (x setIndex[K, T]) from(set *sortedSet[T], ci, i int) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		switch {
+		case set == nil:
+			return
+		case set.tree == nil:
+			for _, it := range set.items[i:] {
+				if !yield(it) {
+					return
+				}
+			}
+			return
+		}
+		for cs := set.tree.chunks; ci < len(cs); ci, i = ci+1, 0 {
+			for _, it := range cs[ci].items[i:] {
+				if !yield(it) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Add inserts item into k's set; it reports whether the item was new.
 // tx must be a live read-write transaction (callers check first).
 func (x setIndex[K, T]) Add(tx *Tx, k K, item T) (added bool, err error) {
-	set, _ := txn.Get(tx.tx, x.s, k)
+	set := x.set(tx, k)
+	if set != nil && set.tree != nil {
+		return x.addTree(tx, k, set, item)
+	}
 	var items []T
 	if set != nil {
 		items = set.items
@@ -200,23 +323,102 @@ func (x setIndex[K, T]) Add(tx *Tx, k K, item T) (added bool, err error) {
 	if found {
 		return false, nil
 	}
-	if set != nil && set.owner != nil && set.owner == tx.tok {
+	tok := tx.token()
+	if set != nil && set.owner == tok {
 		set.items = slices.Insert(set.items, i, item)
-		return true, nil
+	} else {
+		n := make([]T, len(items)+1, len(items)+1+len(items)/4)
+		copy(n, items[:i])
+		n[i] = item
+		copy(n[i+1:], items[i:])
+		set = &sortedSet[T]{items: n, owner: tok}
+		if err := txn.Put(tx.tx, x.s, k, set); err != nil {
+			return false, err
+		}
 	}
-	n := make([]T, len(items)+1, len(items)+1+len(items)/4)
-	copy(n, items[:i])
-	n[i] = item
-	copy(n[i+1:], items[i:])
-	return true, txn.Put(tx.tx, x.s, k, &sortedSet[T]{items: n, owner: tx.token()})
+	if len(set.items) > setChunkMax {
+		// Too big to stay flat: the set becomes two chunks, split as
+		// addTree's step 4 would.
+		h := len(set.items) / 2
+		if i == len(set.items)-1 {
+			h = len(set.items) - 1
+		}
+		set.tree = &setTree[T]{n: len(set.items), chunks: []*setChunk[T]{
+			{items: slices.Clone(set.items[:h]), owner: tok},
+			{items: slices.Clone(set.items[h:]), owner: tok},
+		}}
+		set.items = nil
+	}
+	return true, nil
+}
+
+// own returns a chunked set that tx may change in place: set itself when tx
+// created it, else a private copy of it and its chunk list (the chunks stay
+// shared), written as k's new version. spare is extra capacity for the
+// chunk list.
+func (x setIndex[K, T]) own(tx *Tx, k K, set *sortedSet[T], spare int) (*sortedSet[T], error) {
+	tok := tx.token()
+	if set.owner == tok {
+		return set, nil
+	}
+	t := set.tree
+	cs := make([]*setChunk[T], len(t.chunks), len(t.chunks)+spare)
+	copy(cs, t.chunks)
+	n := &sortedSet[T]{owner: tok, tree: &setTree[T]{chunks: cs, n: t.n}}
+	return n, txn.Put(tx.tx, x.s, k, n)
+}
+
+// addTree is Add for a chunked set.
+//
+// Steps: 1. find item's place (the chunk whose last item is >= item, else
+// the end of the last chunk); 2. take a private copy of the set and of that
+// chunk unless tx made them; 3. insert; 4. if the chunk now exceeds
+// setChunkMax, move its upper half to a new chunk after it (only the new
+// item, when it went to the very end of the set: keys that arrive in order,
+// such as step-0001, step-0002, ..., then fill their chunks).
+func (x setIndex[K, T]) addTree(tx *Tx, k K, set *sortedSet[T], item T) (added bool, err error) {
+	ci, i, found := x.searchTree(set.tree, item) // (1)
+	if found {
+		return false, nil
+	}
+	if set, err = x.own(tx, k, set, 1); err != nil { // (2)
+		return false, err
+	}
+	tok, t := set.owner, set.tree
+	c := t.chunks[ci]
+	if c.owner != tok {
+		items := make([]T, len(c.items)+1, min(len(c.items)+1+len(c.items)/4, setChunkMax+1))
+		copy(items, c.items[:i])
+		items[i] = item
+		copy(items[i+1:], c.items[i:])
+		c = &setChunk[T]{items: items, owner: tok}
+		t.chunks[ci] = c
+	} else {
+		c.items = slices.Insert(c.items, i, item) // (3)
+	}
+	t.n++
+	if len(c.items) > setChunkMax { // (4)
+		h := len(c.items) / 2
+		if ci == len(t.chunks)-1 && i == len(c.items)-1 {
+			h = len(c.items) - 1
+		}
+		upper := &setChunk[T]{items: slices.Clone(c.items[h:]), owner: tok}
+		clear(c.items[h:]) // drop references held by the unused tail
+		c.items = c.items[:h]
+		t.chunks = slices.Insert(t.chunks, ci+1, upper)
+	}
+	return true, nil
 }
 
 // Remove deletes item from k's set; it reports whether it was there. The
 // record of a set that becomes empty is deleted.
 func (x setIndex[K, T]) Remove(tx *Tx, k K, item T) (removed bool, err error) {
-	set, _ := txn.Get(tx.tx, x.s, k)
-	if set == nil {
+	set := x.set(tx, k)
+	switch {
+	case set == nil:
 		return false, nil
+	case set.tree != nil:
+		return x.removeTree(tx, k, set, item)
 	}
 	i, found := slices.BinarySearchFunc(set.items, item, x.cmp)
 	if !found {
@@ -234,6 +436,65 @@ func (x setIndex[K, T]) Remove(tx *Tx, k K, item T) (removed bool, err error) {
 	n = append(n, set.items[:i]...)
 	n = append(n, set.items[i+1:]...)
 	return true, txn.Put(tx.tx, x.s, k, &sortedSet[T]{items: n, owner: tx.token()})
+}
+
+// removeTree is Remove for a chunked set.
+//
+// Steps: 1. find item; 2. take a private copy of the set unless tx made
+// it, and of the chunk without the item unless tx made the chunk (then
+// delete in place); 3. drop a chunk left empty, or merge one left under a
+// quarter full (small) into its left, else right, neighbour when the two
+// fit in one chunk; 4. if one chunk is left, go back to the flat form.
+//
+// Step 3 keeps the invariant that no two neighbouring chunks are both
+// small (a chunk only becomes small in step 3, which then merges it with
+// any small neighbour, or as the last chunk split off by an append, whose
+// only neighbour is full), so a set of n items has at most
+// 8n/setChunkMax+1 chunks however its items were removed.
+func (x setIndex[K, T]) removeTree(tx *Tx, k K, set *sortedSet[T], item T) (removed bool, err error) {
+	ci, i, found := x.searchTree(set.tree, item) // (1)
+	if !found {
+		return false, nil
+	}
+	if set, err = x.own(tx, k, set, 0); err != nil { // (2)
+		return false, err
+	}
+	tok, t := set.owner, set.tree
+	c := t.chunks[ci]
+	if c.owner != tok {
+		items := make([]T, 0, len(c.items)-1)
+		items = append(items, c.items[:i]...)
+		items = append(items, c.items[i+1:]...)
+		c = &setChunk[T]{items: items, owner: tok}
+		t.chunks[ci] = c
+	} else {
+		c.items = slices.Delete(c.items, i, i+1)
+	}
+	t.n--
+	switch { // (3)
+	case len(c.items) == 0:
+		t.chunks = slices.Delete(t.chunks, ci, ci+1)
+	case len(c.items) < setChunkMax/4:
+		lo := -1 // merge chunks lo and lo+1
+		if ci > 0 && len(t.chunks[ci-1].items)+len(c.items) <= setChunkMax {
+			lo = ci - 1
+		} else if ci+1 < len(t.chunks) && len(c.items)+len(t.chunks[ci+1].items) <= setChunkMax {
+			lo = ci
+		}
+		if lo >= 0 {
+			a, b := t.chunks[lo], t.chunks[lo+1]
+			items := make([]T, 0, len(a.items)+len(b.items))
+			items = append(items, a.items...)
+			items = append(items, b.items...)
+			t.chunks[lo] = &setChunk[T]{items: items, owner: tok}
+			t.chunks = slices.Delete(t.chunks, lo+1, lo+2)
+		}
+	}
+	if len(t.chunks) == 1 { // (4)
+		set.items = slices.Clone(t.chunks[0].items)
+		set.tree = nil
+	}
+	return true, nil
 }
 
 // Clear deletes k's whole set (one record).

@@ -1,12 +1,27 @@
 package prims
 
 import (
+	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 )
+
+// items collects k's items as tx sees them (nil for none) and checks that
+// Len agrees.
+func items[K comparable, T any](t testing.TB, x setIndex[K, T], tx *Tx, k K) []T {
+	t.Helper()
+	got := slices.Collect(x.All(tx, k))
+	if n := x.Len(tx, k); n != len(got) {
+		t.Errorf("Len = %d, All yields %d items", n, len(got))
+	}
+	return got
+}
 
 func TestSetIndex(t *testing.T) {
 	db := openDB(t)
@@ -18,7 +33,7 @@ func TestSetIndex(t *testing.T) {
 				return err
 			}
 		}
-		if got := x.Items(tx, run); !slices.Equal(got, []string{"a", "c", "m", "x"}) {
+		if got := items(t, x, tx, run); !slices.Equal(got, []string{"a", "c", "m", "x"}) {
 			t.Errorf("items in tx = %v", got)
 		}
 		if removed, _ := x.Remove(tx, run, "m"); !removed {
@@ -32,7 +47,7 @@ func TestSetIndex(t *testing.T) {
 	// A read-only snapshot holds the committed set while another
 	// transaction changes the set: the published object must not change.
 	mustView(t, db, func(snap *Tx) error {
-		before := x.Items(snap, run)
+		before := items(t, x, snap, run)
 		mustUpdate(t, db, func(tx *Tx) error {
 			if added, _ := x.Add(tx, run, "b"); !added {
 				t.Error("Add(b) = false")
@@ -46,13 +61,13 @@ func TestSetIndex(t *testing.T) {
 			_, err := x.Remove(tx, run, "a")
 			return err
 		})
-		if !slices.Equal(before, []string{"a", "c", "x"}) || !slices.Equal(x.Items(snap, run), before) {
-			t.Errorf("a published set was mutated: %v, snapshot now reads %v", before, x.Items(snap, run))
+		if after := items(t, x, snap, run); !slices.Equal(before, []string{"a", "c", "x"}) || !slices.Equal(after, before) {
+			t.Errorf("a published set was mutated: %v, snapshot now reads %v", before, after)
 		}
 		return nil
 	})
 	mustView(t, db, func(tx *Tx) error {
-		if got := x.Items(tx, run); !slices.Equal(got, []string{"b", "c", "x", "z"}) {
+		if got := items(t, x, tx, run); !slices.Equal(got, []string{"b", "c", "x", "z"}) {
 			t.Errorf("items = %v", got)
 		}
 		if !x.Contains(tx, run, "c") || x.Contains(tx, run, "a") || x.Len(tx, run) != 4 {
@@ -75,7 +90,7 @@ func TestSetIndex(t *testing.T) {
 		return x.Clear(tx, run)
 	})
 	mustView(t, db, func(tx *Tx) error {
-		if x.Items(tx, other) != nil || x.Items(tx, run) != nil {
+		if items(t, x, tx, other) != nil || items(t, x, tx, run) != nil {
 			t.Error("sets not deleted")
 		}
 		return nil
@@ -95,7 +110,7 @@ func TestSetIndexPhantom(t *testing.T) {
 		b = NewRunID()
 	}
 	reader := db.Begin()
-	_ = x.Items(reader, a)
+	_ = x.Len(reader, a)
 	mustUpdate(t, db, func(tx *Tx) error { _, err := x.Add(tx, b, "k"); return err })
 	if _, err := x.Add(reader, a, "mine"); err != nil {
 		t.Fatal(err)
@@ -104,7 +119,7 @@ func TestSetIndexPhantom(t *testing.T) {
 		t.Fatalf("insert into another key's set conflicted: %v", err)
 	}
 	reader = db.Begin()
-	_ = x.Items(reader, a)
+	_ = x.Len(reader, a)
 	mustUpdate(t, db, func(tx *Tx) error { _, err := x.Add(tx, a, "k"); return err })
 	if _, err := x.Add(reader, b, "w"); err != nil {
 		t.Fatal(err)
@@ -202,4 +217,241 @@ func TestHashers(t *testing.T) {
 			t.Fatalf("seed %d: %d / %d distinct 12-bit buckets for 4096 dense keys / runs", seed, len(seen), len(seenRun))
 		}
 	}
+}
+
+// checkSetShape fails t unless set keeps sortedSet's and setTree's
+// invariants and holds want.
+func checkSetShape(t *testing.T, set *sortedSet[uint64], want []uint64) {
+	t.Helper()
+	if set == nil {
+		if len(want) != 0 {
+			t.Fatalf("no set, want %d items", len(want))
+		}
+		return
+	}
+	var got []uint64
+	if set.tree == nil {
+		if len(set.items) == 0 || len(set.items) > setChunkMax {
+			t.Fatalf("flat set of %d items", len(set.items))
+		}
+		got = set.items
+	} else {
+		if set.items != nil || len(set.tree.chunks) < 2 {
+			t.Fatalf("chunked set with %d flat items and %d chunks", len(set.items), len(set.tree.chunks))
+		}
+		cs := set.tree.chunks
+		for i, c := range cs {
+			if len(c.items) == 0 || len(c.items) > setChunkMax {
+				t.Fatalf("chunk %d of %d holds %d items", i, len(cs), len(c.items))
+			}
+			if i > 0 && len(c.items) < setChunkMax/4 && len(cs[i-1].items) < setChunkMax/4 {
+				t.Fatalf("chunks %d and %d are both small (%d, %d items)", i-1, i, len(cs[i-1].items), len(c.items))
+			}
+			got = append(got, c.items...)
+		}
+		if set.tree.n != len(got) {
+			t.Fatalf("n = %d, %d items", set.tree.n, len(got))
+		}
+	}
+	if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+		t.Fatal("items not sorted and distinct")
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("set holds %d items, want %d", len(got), len(want))
+	}
+}
+
+// TestSetIndexModel checks setIndex against a map over random
+// transactions of adds and removes (many per transaction, so the in-place
+// paths run; some rolled back; a sixth of the adds append at the end),
+// growing a set to thousands of items (tens of chunks: splits) and
+// shrinking it again (merges), with the shape
+// invariants checked after every transaction, and every published version
+// checked again later: a commit must never change a set or chunk that an
+// earlier version published.
+func TestSetIndexModel(t *testing.T) {
+	db := openDB(t)
+	x := newSetIndex[RunID](db, hashRun, cmp.Compare[uint64])
+	run := NewRunID()
+	rng := rand.New(rand.NewPCG(5, 11))
+	model := map[uint64]bool{}
+	sorted := func(m map[uint64]bool) []uint64 {
+		return slices.Sorted(maps.Keys(m))
+	}
+	type published struct {
+		set  *sortedSet[uint64]
+		want []uint64
+	}
+	var old []published
+	maxChunks, maxItems := 0, 0
+	cursor := uint64(6000) // above every random value added
+	errRollback := errors.New("rollback")
+	const txns = 1000
+	for n := range txns {
+		addP := 0.7 // grow, then shrink
+		if n >= txns/2 {
+			addP = 0.1
+		}
+		local := maps.Clone(model)
+		rollback := rng.IntN(5) == 0
+		err := db.Update(func(tx *Tx) error {
+			local = maps.Clone(model)
+			for range 1 + rng.IntN(40) {
+				v := rng.Uint64N(cursor + 1)
+				if rng.Float64() < addP {
+					if v = rng.Uint64N(6000); n < txns/2 && rng.IntN(6) == 0 { // appends at the end of the set
+						cursor++
+						v = cursor
+					}
+					added, err := x.Add(tx, run, v)
+					if err != nil {
+						return err
+					}
+					if added == local[v] {
+						t.Fatalf("Add(%d) = %v, model has it: %v", v, added, local[v])
+					}
+					local[v] = true
+				} else {
+					removed, err := x.Remove(tx, run, v)
+					if err != nil {
+						return err
+					}
+					if removed != local[v] {
+						t.Fatalf("Remove(%d) = %v, model has it: %v", v, removed, local[v])
+					}
+					delete(local, v)
+				}
+				if w := rng.Uint64N(cursor + 1); x.Contains(tx, run, w) != local[w] {
+					t.Fatalf("Contains(%d) in tx = %v", w, !local[w])
+				}
+			}
+			checkSetShape(t, x.set(tx, run), sorted(local))
+			if rollback {
+				return errRollback
+			}
+			return nil
+		})
+		if rollback {
+			if !errors.Is(err, errRollback) {
+				t.Fatalf("rolled-back transaction: %v", err)
+			}
+		} else {
+			if err != nil {
+				t.Fatal(err)
+			}
+			model = local
+		}
+		mustView(t, db, func(tx *Tx) error {
+			want := sorted(model)
+			checkSetShape(t, x.set(tx, run), want)
+			if got := items(t, x, tx, run); !slices.Equal(got, want) {
+				t.Fatalf("All yields %d items, want %d", len(got), len(want))
+			}
+			from := rng.Uint64N(cursor + 1)
+			i, _ := slices.BinarySearch(want, from)
+			if got := slices.Collect(x.From(tx, run, from)); !slices.Equal(got, want[i:]) {
+				t.Fatalf("From(%d) yields %d items, want %d", from, len(got), len(want)-i)
+			}
+			if set := x.set(tx, run); set != nil && !rollback {
+				old = append(old, published{set, want})
+				if set.tree != nil {
+					maxChunks = max(maxChunks, len(set.tree.chunks))
+				}
+				maxItems = max(maxItems, set.len())
+			}
+			return nil
+		})
+		for _, p := range old {
+			checkSetShape(t, p.set, p.want)
+		}
+		if len(old) > 8 {
+			old = old[1:]
+		}
+	}
+	// Drain the set in random order, 50 removes per transaction: it goes
+	// back to the flat form and its record is deleted.
+	endItems := len(model)
+	rest := sorted(model)
+	rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	sawFlat := false
+	for len(rest) > 0 {
+		batch := rest[:min(50, len(rest))]
+		rest = rest[len(batch):]
+		mustUpdate(t, db, func(tx *Tx) error {
+			for _, v := range batch {
+				if removed, err := x.Remove(tx, run, v); err != nil || !removed {
+					t.Fatalf("Remove(%d) = %v, %v", v, removed, err)
+				}
+			}
+			return nil
+		})
+		for _, v := range batch {
+			delete(model, v)
+		}
+		mustView(t, db, func(tx *Tx) error {
+			set := x.set(tx, run)
+			checkSetShape(t, set, sorted(model))
+			sawFlat = sawFlat || (set != nil && set.tree == nil)
+			if set != nil {
+				old = append(old, published{set, sorted(model)})
+			}
+			return nil
+		})
+		for _, p := range old {
+			checkSetShape(t, p.set, p.want)
+		}
+	}
+	if !sawFlat {
+		t.Error("the draining set never went back to the flat form")
+	}
+	// The walk must have split (tens of chunks) and shrunk the set.
+	if maxChunks < 20 || endItems > maxItems/2 {
+		t.Fatalf("the walk reached %d chunks and %d items and ended at %d items", maxChunks, maxItems, endItems)
+	}
+	t.Logf("at most %d chunks and %d items; %d items before the drain", maxChunks, maxItems, endItems)
+}
+
+// TestSetIndexBackToFlat: a chunked set that loses a chunk goes back to
+// the flat form without sharing the remaining, published chunk (changes
+// in place must not reach the version a snapshot holds).
+func TestSetIndexBackToFlat(t *testing.T) {
+	db := openDB(t)
+	x := newSetIndex[RunID](db, hashRun, cmp.Compare[uint64])
+	run := NewRunID()
+	var all []uint64
+	mustUpdate(t, db, func(tx *Tx) error {
+		for v := range uint64(setChunkMax + 1) { // in order: chunks of 64 and 1
+			all = append(all, v)
+			if _, err := x.Add(tx, run, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var before *sortedSet[uint64]
+	mustView(t, db, func(tx *Tx) error {
+		before = x.set(tx, run)
+		checkSetShape(t, before, all)
+		if before.tree == nil || len(before.tree.chunks) != 2 || len(before.tree.chunks[1].items) != 1 {
+			t.Fatalf("ordered adds did not fill the first chunk: %+v", before.tree)
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error {
+		for _, v := range []uint64{setChunkMax, 0, 1} { // empties the last chunk, then in place
+			if removed, err := x.Remove(tx, run, v); err != nil || !removed {
+				t.Fatalf("Remove(%d) = %v, %v", v, removed, err)
+			}
+		}
+		return nil
+	})
+	checkSetShape(t, before, all)
+	mustView(t, db, func(tx *Tx) error {
+		set := x.set(tx, run)
+		checkSetShape(t, set, all[2:setChunkMax])
+		if set.tree != nil {
+			t.Error("a set of one chunk stayed chunked")
+		}
+		return nil
+	})
 }

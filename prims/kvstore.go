@@ -1,7 +1,6 @@
 package prims
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/substrate-lab/substrate/mvcc"
@@ -19,8 +18,10 @@ import (
 // updated when Put inserts a key or Delete removes one), which List reads:
 // listing is phantom-safe, and a Put of a new key conflicts with concurrent
 // listings and inserts of the same run (Puts of existing keys, and any
-// operation on other runs, do not). See setIndex for the costs: fine up to a
-// few thousand keys per run.
+// operation on other runs, do not). Past 64 keys the set is kept in chunks,
+// so an insert or delete copies about n/64 pointers and one chunk of at most
+// 64 keys, not the whole key list: 47 us per insert+delete pair at 100,000
+// keys per run (see setIndex).
 //
 // All methods are safe for concurrent use with different transactions.
 type KVStore[V any] struct {
@@ -129,21 +130,24 @@ func (s *KVStore[V]) List(tx *Tx, run RunID, prefix string) ([]string, error) {
 	if run.IsZero() {
 		return nil, errZeroRun
 	}
-	keys := s.keys.Items(tx, run)
-	i, _ := slices.BinarySearch(keys, prefix)
-	j := i
-	for j < len(keys) && strings.HasPrefix(keys[j], prefix) {
-		j++
+	var keys []string
+	if prefix == "" {
+		if n := s.keys.Len(tx, run); n > 0 {
+			keys = make([]string, 0, n)
+		}
 	}
-	if i == j {
-		return nil, nil
+	for key := range s.keys.From(tx, run, prefix) {
+		if !strings.HasPrefix(key, prefix) {
+			break
+		}
+		keys = append(keys, key)
 	}
-	return slices.Clone(keys[i:j]), nil
+	return keys, nil
 }
 
 // deleteRun deletes every key of run and the run's key set.
 func (s *KVStore[V]) deleteRun(tx *Tx, run RunID) error {
-	for _, key := range s.keys.Items(tx, run) {
+	for key := range s.keys.All(tx, run) {
 		if _, err := txn.Delete(tx.tx, s.vals, runKey{run, key}); err != nil {
 			return err
 		}

@@ -203,7 +203,7 @@ func (c *StateCell[S]) Delete(tx *Tx, run RunID, name string) (bool, error) {
 
 // deleteRun deletes every cell of run and the run's name set.
 func (c *StateCell[S]) deleteRun(tx *Tx, run RunID) error {
-	for _, name := range c.names.Items(tx, run) {
+	for name := range c.names.All(tx, run) {
 		if _, err := txn.Delete(tx.tx, c.cells, runKey{run, name}); err != nil {
 			return err
 		}

@@ -530,10 +530,11 @@ func (s *TraceStore) QueryByTime(tx *Tx, run RunID, from, to time.Time) ([]Trace
 	if h.late > 0 {
 		var ids []TraceID
 		for c := range (h.late + lateChunk - 1) / lateChunk {
-			items := s.late.Items(tx, runSeq{run, c})
-			i, _ := slices.BinarySearchFunc(items, timeEntry{lo, 0}, cmpTimeEntry)
-			for ; i < len(items) && items[i].ns < hi; i++ {
-				ids = append(ids, items[i].id)
+			for e := range s.late.From(tx, runSeq{run, c}, timeEntry{lo, 0}) {
+				if e.ns >= hi {
+					break
+				}
+				ids = append(ids, e.id)
 			}
 		}
 		if len(ids) > 0 {
