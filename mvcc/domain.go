@@ -195,10 +195,9 @@ type Domain struct {
 	// refresh that moves it.
 	wm cacheline.PaddedUint64
 
-	// slots are the fixed epoch slots. Invariant: a slot holds 0 while its
-	// owner has no active snapshot and a+1 (a a snapshot bound at or below
-	// the owner's snapshot) while it has one. Only the owner stores to it.
-	slots [NumSlots]cacheline.PaddedUint64
+	// slots are the fixed epoch slots (see slotWords for their protocol).
+	// Only a slot's owner stores to it.
+	slots [NumSlots]slotWords
 
 	// owned is the ownership bitmap of slots: bit i set while slots[i] is
 	// owned by a participant. Written only when a participant is created or
@@ -214,11 +213,47 @@ type Domain struct {
 	refreshes atomic.Uint64 // watermark recomputations, for Stats
 }
 
+// slotWords is one epoch slot's shared memory, alone in a 128-byte block.
+//
+// Invariants: act is odd exactly while the owner holds a snapshot, and
+// then w holds a+1, a a lower bound of that snapshot (a bound at or below
+// it). w is written before act first turns odd and after that only raised,
+// so a+1 stays a lower bound of every later snapshot of the owner (its
+// snapshots never decrease, I1). Only the owner writes either word; the
+// watermark scan reads act, then w.
+//
+// Why two words and not one (0 idle, a+1 active, as before): with the
+// announcement left in place between snapshots, taking a snapshot writes
+// one shared word (act) instead of two (announce; release), and act, which
+// goes up by one at every Acquire and every Release, also numbers the
+// owner's snapshots, so package txn uses it as its transaction generation
+// instead of bumping a third word. A read-only transaction went from three
+// full fences (XCHG, XCHG, LOCK XADD: Go has no release-only store) to two
+// (LOCK XADD at Acquire and Release), plus one store when the clock has
+// moved since the owner's previous snapshot.
+type slotWords struct {
+	act atomic.Uint64
+	w   atomic.Uint64
+	_   [cacheline.PadSize - 16]byte
+}
+
+// announced returns the slot's announcement a+1 if its owner holds a
+// snapshot now, else 0. It reads act before w: a scan that finds act odd
+// and then reads a w raised by a later snapshot of the owner still gets a
+// lower bound of that later snapshot, and that w store is ordered after the
+// owner's Release of the snapshot it saw active.
+func (sw *slotWords) announced() uint64 {
+	if sw.act.Load()&1 == 0 {
+		return 0
+	}
+	return sw.w.Load()
+}
+
 // overflowSlot is one extra epoch slot in a Domain's overflow list.
 type overflowSlot struct {
-	w     cacheline.PaddedUint64 // same protocol as Domain.slots
-	owned atomic.Bool            // claimed by a participant
-	next  *overflowSlot          // immutable once published
+	w     slotWords     // same protocol as Domain.slots
+	owned atomic.Bool   // claimed by a participant
+	next  *overflowSlot // immutable once published
 }
 
 // NewDomain returns a Domain whose clock is at tick 0, clean, and whose
@@ -318,12 +353,15 @@ func (d *Domain) optimistic() (uint64, bool) {
 // wait; one above S means y.ver > S), so y's committer accessed the clock
 // after R's snapshot load and Tick(y.ver) >= t0+1, t0 the tick R loaded,
 // while S <= bound(t0+1). Both ways S <= bound(Tick(y.ver)) <= W <= e
-// (W is a bound). Now any scan that produced a watermark > e read R's slot
-// after R released it: while R was active the slot held a+1 <= e+1, and a
-// scan that read it before R announced had loaded the clock before R's
-// snapshot load, so its result is <= S <= e too (I1). The release store,
-// that scan's load, its CAS on wm and the pool's load of wm order R's last
-// read of x before the reuse. The same holds for validation's loads of
+// (W is a bound). Now any scan that produced a watermark > e read R's
+// activity word after R released it, or found it active and then read an
+// announcement raised by a later snapshot of R's owner (after R's release
+// in the owner's program order): while R was active the announcement was
+// a+1 <= e+1, and a scan that read the activity word before R's Acquire
+// had loaded the clock before R's snapshot load, so its result is <= S <=
+// e too (I1). The release (or the later raise), that scan's load of it,
+// its CAS on wm and the pool's load of wm order R's last read of x before
+// the reuse. The same holds for validation's loads of
 // heads installed after R's read.
 func (d *Domain) Epoch() uint64 { return d.wm.Load() }
 
@@ -404,13 +442,13 @@ func (d *Domain) refresh() (wm, b uint64) {
 	w := b
 	for i := range d.owned { // (3)
 		for m := d.owned[i].Load(); m != 0; m &= m - 1 {
-			if v := d.slots[i*64+bits.TrailingZeros64(m)].Load(); v != 0 && v-1 < w {
+			if v := d.slots[i*64+bits.TrailingZeros64(m)].announced(); v != 0 && v-1 < w {
 				w = v - 1
 			}
 		}
 	}
 	for o := d.overflow.Load(); o != nil; o = o.next {
-		if v := o.w.Load(); v != 0 && v-1 < w {
+		if v := o.w.announced(); v != 0 && v-1 < w {
 			w = v - 1
 		}
 	}
@@ -443,14 +481,14 @@ func (d *Domain) NewSlot() Slot {
 			// Claims slot i*64+b for the caller.
 			if d.owned[i].CompareAndSwap(m, m|1<<b) {
 				idx := i*64 + b
-				return d.slot(Slot{w: &d.slots[idx], idx: idx})
+				return d.slot(Slot{sw: &d.slots[idx], idx: idx})
 			}
 		}
 	}
 	for o := d.overflow.Load(); o != nil; o = o.next {
 		// Claims a free overflow slot.
 		if !o.owned.Load() && o.owned.CompareAndSwap(false, true) {
-			return d.slot(Slot{w: &o.w, idx: -1, ov: o})
+			return d.slot(Slot{sw: &o.w, idx: -1, ov: o})
 		}
 	}
 	o := &overflowSlot{}
@@ -464,7 +502,7 @@ func (d *Domain) NewSlot() Slot {
 		}
 	}
 	d.overflowN.Add(1)
-	return d.slot(Slot{w: &o.w, idx: -1, ov: o})
+	return d.slot(Slot{sw: &o.w, idx: -1, ov: o})
 }
 
 // slot finishes a Slot for NewSlot. The refresh state starts at a random
@@ -520,11 +558,11 @@ func (d *Domain) Stats() DomainStats {
 		m := d.owned[i].Load()
 		s.SlotsInUse += bits.OnesCount64(m)
 		for ; m != 0; m &= m - 1 {
-			note(d.slots[i*64+bits.TrailingZeros64(m)].Load())
+			note(d.slots[i*64+bits.TrailingZeros64(m)].announced())
 		}
 	}
 	for o := d.overflow.Load(); o != nil; o = o.next {
-		note(o.w.Load())
+		note(o.w.announced())
 	}
 	s.OverflowSlots = int(d.overflowN.Load())
 	if s.ActiveSnapshots > 0 {

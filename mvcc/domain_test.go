@@ -283,3 +283,55 @@ func TestSlotAcquireAllocs(t *testing.T) {
 		t.Fatalf("Acquire+Release allocates %v times", n)
 	}
 }
+
+// TestSlotGenerationAndStickyAnnouncement: a slot's generation moves at
+// every Acquire and Release (odd while active); the announcement stays in
+// place between snapshots but an idle slot never holds the watermark back;
+// it is raised exactly when the clock has moved, and not rewritten when it
+// has not; closing an active slot ends its snapshot.
+func TestSlotGenerationAndStickyAnnouncement(t *testing.T) {
+	d := NewDomain()
+	s, o := d.NewSlot(), d.NewSlot()
+	g0 := s.Generation()
+	s1 := s.Acquire()
+	g1 := s.Generation()
+	s.Release()
+	g2 := s.Generation()
+	if g0%2 != 0 || g1 != g0+1 || g2 != g1+1 {
+		t.Fatalf("generations %d, %d, %d: want even, odd, even, each one more", g0, g1, g2)
+	}
+	if s.sw.w.Load() != s1+1 {
+		t.Fatalf("announcement after release = %d, want it left at %d", s.sw.w.Load(), s1+1)
+	}
+	d.NextVersion()
+	so := o.Acquire()
+	if so <= s1 {
+		t.Fatalf("snapshot after a commit %d, want above %d", so, s1)
+	}
+	if got := d.RefreshWatermark(); got != so {
+		t.Fatalf("watermark = %d, want %d: the idle slot's old announcement held it back", got, so)
+	}
+	if st := d.Stats(); st.ActiveSnapshots != 1 || st.OldestSnapshot != so {
+		t.Fatalf("stats with one active slot = %+v", st)
+	}
+	d.NextVersion()
+	s2 := s.Acquire() // the clock moved: the announcement is raised
+	if s2 <= so || s.sw.w.Load() != s2+1 {
+		t.Fatalf("snapshot %d, announcement %d; want above %d and exact", s2, s.sw.w.Load(), so)
+	}
+	o.Release()
+	if got := d.RefreshWatermark(); got != s2 {
+		t.Fatalf("watermark = %d, want the raised announcement %d", got, s2)
+	}
+	s.Release()
+	// No commit since: the next snapshot is the same, announced by the
+	// value left in place.
+	if s3 := s.Acquire(); s3 != s2 || s.sw.w.Load() != s2+1 || !s.Active() {
+		t.Fatalf("snapshot %d (announcement %d) with the clock unmoved, want %d", s3, s.sw.w.Load(), s2)
+	}
+	s.Close() // while active
+	if st := d.Stats(); st.ActiveSnapshots != 0 {
+		t.Fatalf("closing an active slot left %d active snapshots", st.ActiveSnapshots)
+	}
+	o.Close()
+}

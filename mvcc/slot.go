@@ -1,7 +1,6 @@
 package mvcc
 
 import (
-	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/internal/chaos"
 )
 
@@ -15,14 +14,17 @@ import (
 // the owner's copy may be used (it keeps state: the previous snapshot and
 // the refresh counters). The zero Slot is not usable.
 type Slot struct {
-	w   *cacheline.PaddedUint64 // the slot word: 0 idle, a+1 active
+	sw  *slotWords // the slot's shared words (see slotWords)
 	d   *Domain
 	idx int           // index in d.slots, or -1 for an overflow slot
 	ov  *overflowSlot // the overflow node, when idx == -1
 	// last is the newest snapshot this slot has handed out (0 before the
-	// first): <= every later snapshot (I1), announced first by the next
-	// Acquire.
+	// first): <= every later snapshot (I1).
 	last uint64
+	// ann is the announcement last stored in sw.w (a+1), 0 before the
+	// first Acquire. Only the owner reads it (a copy of sw.w that spares a
+	// load of the shared line).
+	ann uint64
 	// commits counts commits since the last refresh decision; every is
 	// the current refresh period (refreshEvery, doubled while the
 	// watermark is pinned); seenWM is the watermark this participant saw
@@ -42,59 +44,74 @@ func (s *Slot) Overflow() bool { return s.ov != nil }
 // the versions committed at or below it, which include every commit that
 // returned before Acquire was called and all or nothing of every other
 // commit (see "Fresh snapshot" on [Domain]). The snapshot stays protected
-// from version GC until [Slot.Release]. No lock, no allocation; one load of
-// the clock, plus one CAS when a commit has marked the clock dirty since the
-// last advance (retried only while other acquirers advance it).
+// from version GC until [Slot.Release]. No lock, no allocation; one atomic
+// add on the slot's line and one load of the clock, plus one store when
+// the clock has moved since the slot's previous snapshot, plus one CAS when
+// a commit has marked the clock dirty since the last advance (retried only
+// while other acquirers advance it).
 //
 // Steps:
-//  1. s1 := max(the newest snapshot this slot handed out, the cached
-//     watermark). Both are <= every later snapshot (I1 for the first, the
-//     watermark's definition for the second), so s1 <= S below.
-//  2. slot.Store(s1+1): announces "my snapshot is >= s1" to watermark scans.
+//  1. On the slot's first snapshot only: w.Store(s1+1), s1 = max(the
+//     newest snapshot this slot handed out, the cached watermark), a lower
+//     bound of every later snapshot. Later snapshots find w already
+//     holding a lower bound: the previous snapshot's (I1).
+//  2. act.Add(1), making it odd: publishes "active, at or above w-1" to
+//     watermark scans. A locked add is a full fence, so the clock load of
+//     step 3 cannot pass it.
 //  3. S := the fresh snapshot (Domain steps "Fresh snapshot" 1-2).
-//  4. If S > s1, slot.Store(S+1): raises the announcement to the exact
+//  4. If S+1 > w, w.Store(S+1): raises the announcement to the exact
 //     snapshot (for precise GC and for the oldest-snapshot metric).
 //
 // Why S is protected. A watermark scan reads the clock (value c) before it
-// reads the slots. If the scan read this slot after step 2, it saw s1+1 or
-// S+1 and its result is <= S. If it read the slot before step 2, then its
-// clock read came before step 3; t+dirty never decreases (I1) and
-// S >= bound(t+dirty) of any earlier clock value, so the scan's bound, and
-// its result, is <= S. Either way no scan can produce a watermark above S,
-// so GC never unlinks a version S needs.
-//
-// Announcing a lower bound before reading the clock (rather than "read the
-// clock, publish, re-read and retry") saves a read of the clock's line and
-// has no retry loop of its own.
+// reads the slots. If the scan read act after step 2, it saw the slot
+// active and w, a lower bound of S (or of a later snapshot of this slot,
+// which is after S's Release), so its result is <= S. If it read act before
+// step 2, then its clock read came before step 3; t+dirty never decreases
+// (I1) and S >= bound(t+dirty) of any earlier clock value, so the scan's
+// bound, and its result, is <= S. Either way no scan can produce a
+// watermark above S while S is active, so GC never unlinks a version S
+// needs.
 func (s *Slot) Acquire() uint64 {
-	s1 := max(s.last, s.d.wm.Load()) // (1)
-	s.w.Store(s1 + 1)                // (2) publishes the lower bound s1 to watermark scans
+	s.announceFirst() // (1)
+	s.sw.act.Add(1)   // (2) publishes "active" to watermark scans
 	chaos.Yield("mvcc.slot.announced")
 	snap := s.d.fresh() // (3)
-	if snap != s1 {
-		s.w.Store(snap + 1) // (4) publishes the exact snapshot
-	}
-	s.last = snap
+	s.raise(snap)       // (4)
 	return snap
 }
 
 // AcquireOptimistic begins the snapshot of a read-write transaction that
 // validates its reads at commit: bound(t+dirty) of one clock load, no write
-// to any shared line (see "Read-write snapshot" on [Domain]). It sees every
-// commit that returned before the call, but may see part of a commit that
-// locked after it; consistent reports that the clock was clean, in which
-// case it is exactly the snapshot Acquire would have returned. The
-// announcement protocol and its argument are Acquire's.
+// to any shared line but the slot's (see "Read-write snapshot" on
+// [Domain]). It sees every commit that returned before the call, but may
+// see part of a commit that locked after it; consistent reports that the
+// clock was clean, in which case it is exactly the snapshot Acquire would
+// have returned. The announcement protocol and its argument are Acquire's.
 func (s *Slot) AcquireOptimistic() (snap uint64, consistent bool) {
-	s1 := max(s.last, s.d.wm.Load())
-	s.w.Store(s1 + 1) // publishes the lower bound s1 to watermark scans
+	s.announceFirst()
+	s.sw.act.Add(1) // publishes "active" to watermark scans
 	chaos.Yield("mvcc.slot.announced")
 	snap, consistent = s.d.optimistic()
-	if snap != s1 {
-		s.w.Store(snap + 1) // publishes the exact snapshot
+	s.raise(snap)
+	return snap, consistent
+}
+
+// announceFirst is step 1 of Acquire.
+func (s *Slot) announceFirst() {
+	if s.ann == 0 {
+		s.ann = max(s.last, s.d.wm.Load()) + 1
+		s.sw.w.Store(s.ann) // publishes a lower bound; act is still even
+	}
+}
+
+// raise is step 4 of Acquire: it records snap as handed out and raises the
+// announcement to it if it is higher.
+func (s *Slot) raise(snap uint64) {
+	if snap >= s.ann {
+		s.ann = snap + 1
+		s.sw.w.Store(s.ann) // publishes the exact snapshot
 	}
 	s.last = snap
-	return snap, consistent
 }
 
 // Extend returns a newer read-write snapshot for the holder of an active
@@ -111,14 +128,25 @@ func (s *Slot) Extend() uint64 {
 	return snap
 }
 
-// Release ends the snapshot begun by Acquire. The store publishes "no
-// snapshot" and, to the watermark scan that observes it, every read this
-// participant made of version nodes (that edge orders the reads before any
-// reuse of those nodes by the pool).
-func (s *Slot) Release() { s.w.Store(0) }
+// Release ends the snapshot begun by Acquire (it must be called exactly
+// once per Acquire or AcquireOptimistic). The add makes act even: it
+// publishes "no snapshot" and, to the watermark scan that observes it,
+// every read this participant made of version nodes (that edge orders the
+// reads before any reuse of those nodes by the pool). The announcement
+// stays in w as the lower bound for the next snapshot; an idle slot's w is
+// ignored by scans.
+func (s *Slot) Release() { s.sw.act.Add(1) }
 
 // Active reports whether the slot holds a snapshot.
-func (s *Slot) Active() bool { return s.w.Load() != 0 }
+func (s *Slot) Active() bool { return s.sw.act.Load()&1 != 0 }
+
+// Generation returns the slot's activity count: odd while the slot holds
+// a snapshot, raised by one at every Acquire, AcquireOptimistic and
+// Release, so each snapshot the slot hands out has its own value (in the
+// slot's lifetime) and a value read during a snapshot differs from every
+// later one. Package txn uses it as the generation of its pooled
+// transaction objects. Safe to call from any goroutine.
+func (s *Slot) Generation() uint64 { return s.sw.act.Load() }
 
 // NoteCommit is called by the slot's owner after each of its read-write
 // commits (after Release), with the commit version v. It drives version GC
@@ -175,10 +203,13 @@ func (s *Slot) NoteCommit(v uint64) {
 // Close releases any snapshot and gives the slot back to the Domain. The
 // Slot must not be used afterwards.
 func (s *Slot) Close() {
-	if s.w == nil {
+	if s.sw == nil {
 		return
 	}
-	s.w.Store(0)
+	if s.Active() {
+		s.sw.act.Add(1) // publishes "no snapshot"
+	}
+	s.sw.w.Store(0) // the next owner announces afresh
 	if s.ov != nil {
 		s.ov.owned.Store(false) // frees the overflow slot for another participant
 	} else {

@@ -94,7 +94,7 @@ func (e *Engine) begin(readOnly bool) Tx {
 	} else {
 		st.snap, st.consistent = st.slot.AcquireOptimistic()
 	}
-	return Tx{st: st, gen: st.gen.Load()}
+	return Tx{st: st, gen: st.slot.Generation()}
 }
 
 // View runs fn in a read-only transaction (one consistent snapshot) and

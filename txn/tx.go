@@ -2,7 +2,6 @@ package txn
 
 import (
 	"runtime"
-	"sync/atomic"
 
 	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/internal/chaos"
@@ -38,7 +37,7 @@ type Tx struct {
 // live returns tx's state if tx is still the transaction's current
 // incarnation, else nil.
 func (tx Tx) live() *txState {
-	if st := tx.st; st != nil && st.gen.Load() == tx.gen {
+	if st := tx.st; st != nil && st.slot.Generation() == tx.gen {
 		return st
 	}
 	return nil
@@ -168,24 +167,26 @@ const maxCachedParts = 64
 // after sync.Pool drops it) and caches one typed participant per store.
 //
 // Invariant: while in the pool, the slot is idle, active is empty, every
-// cached participant is reset, and gen differs from every handle ever
-// issued.
+// cached participant is reset, and the slot's generation differs from
+// every handle ever issued.
 //
-// Layout: the owner writes most fields every transaction (gen, the slot's
+// Layout: the owner writes most fields every transaction (the slot's
 // refresh counters, snap, the participant list), and two goroutines'
 // objects can be heap neighbours, so the fields sit between two 128-byte
 // pads (cacheline.PadSize). Measured on the 2-core VM (bench
 // engine_rmw_disjoint_parallel, ns per transaction at -cpu 2, -cpu 1 about
 // 166): 201-253 unpadded (two rounds just before), 100-106 padded (two
-// rounds just after); a CPU profile had put the time on gen.Add.
+// rounds just after); a CPU profile had put the time on the atomic add of
+// the generation word, which then lived in this object.
 type txState struct {
 	_ cacheline.Pad128
 	e *Engine
-	// gen is the incarnation number: Begin hands out Tx{st, gen}; finish
-	// increments it (the Add publishes "this incarnation is over" to stale
-	// handles, which compare it with atomic loads) before the object goes
-	// back to the pool.
-	gen      atomic.Uint64
+	// slot is the object's epoch slot; its generation (mvcc.Slot.Generation,
+	// odd while a snapshot is held, raised by Acquire and by Release) is
+	// the incarnation number: Begin hands out Tx{st, generation}, and
+	// finish's Release publishes "this incarnation is over" to stale
+	// handles, which compare it with atomic loads. (A separate generation
+	// word cost a third full fence per transaction: docs/ARCHITECTURE.md.)
 	slot     mvcc.Slot
 	snap     uint64
 	readOnly bool
@@ -222,12 +223,16 @@ func newTxState(e *Engine) *txState {
 
 // finish ends the incarnation (commit done, failed, or rollback) and
 // returns the object to the pool. v is the commit version after a commit
-// that installed writes, else 0: the slot then counts the commit for
-// version GC (mvcc.Slot.NoteCommit), after releasing the snapshot and
-// before the object can be handed to another goroutine.
+// that installed writes, else 0. With v == 0 finish releases the snapshot
+// (which ends the incarnation: the slot's generation moves on); a commit
+// with writes has released it before installing (commit step 4), and the
+// slot then counts the commit for version GC (mvcc.Slot.NoteCommit) before
+// the object can be handed to another goroutine. Release must run exactly
+// once per Begin: it flips the slot's activity word.
 func (st *txState) finish(v uint64) {
-	st.slot.Release()
-	if v != 0 {
+	if v == 0 {
+		st.slot.Release()
+	} else {
 		st.slot.NoteCommit(v)
 	}
 	for _, a := range st.active {
@@ -238,7 +243,6 @@ func (st *txState) finish(v uint64) {
 	st.nwrites = 0
 	st.err = nil
 	st.urgent = false
-	st.gen.Add(1)
 	st.e.pool.Put(st)
 }
 
