@@ -329,6 +329,18 @@ func TestSlotGenerationAndStickyAnnouncement(t *testing.T) {
 	if s3 := s.Acquire(); s3 != s2 || s.sw.w.Load() != s2+1 || !s.Active() {
 		t.Fatalf("snapshot %d (announcement %d) with the clock unmoved, want %d", s3, s.sw.w.Load(), s2)
 	}
+	// A second Acquire or Release changes nothing: act flips once per
+	// snapshot.
+	g := s.Generation()
+	if s4 := s.Acquire(); s4 != s2 || s.Generation() != g || !s.Active() {
+		t.Fatalf("second Acquire: snapshot %d, generation %d -> %d", s4, g, s.Generation())
+	}
+	s.Release()
+	s.Release()
+	if s.Active() || s.Generation() != g+1 {
+		t.Fatalf("double Release: active %v, generation %d -> %d", s.Active(), g, s.Generation())
+	}
+	s.Acquire()
 	s.Close() // while active
 	if st := d.Stats(); st.ActiveSnapshots != 0 {
 		t.Fatalf("closing an active slot left %d active snapshots", st.ActiveSnapshots)

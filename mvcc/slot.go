@@ -25,6 +25,10 @@ type Slot struct {
 	// first Acquire. Only the owner reads it (a copy of sw.w that spares a
 	// load of the shared line).
 	ann uint64
+	// held reports that the owner holds a snapshot (sw.act is odd). It
+	// makes a second Acquire or Release harmless (act must flip exactly
+	// once per snapshot).
+	held bool
 	// commits counts commits since the last refresh decision; every is
 	// the current refresh period (refreshEvery, doubled while the
 	// watermark is pinned); seenWM is the watermark this participant saw
@@ -73,7 +77,7 @@ func (s *Slot) Overflow() bool { return s.ov != nil }
 // needs.
 func (s *Slot) Acquire() uint64 {
 	s.announceFirst() // (1)
-	s.sw.act.Add(1)   // (2) publishes "active" to watermark scans
+	s.activate()      // (2)
 	chaos.Yield("mvcc.slot.announced")
 	snap := s.d.fresh() // (3)
 	s.raise(snap)       // (4)
@@ -89,7 +93,7 @@ func (s *Slot) Acquire() uint64 {
 // have returned. The announcement protocol and its argument are Acquire's.
 func (s *Slot) AcquireOptimistic() (snap uint64, consistent bool) {
 	s.announceFirst()
-	s.sw.act.Add(1) // publishes "active" to watermark scans
+	s.activate()
 	chaos.Yield("mvcc.slot.announced")
 	snap, consistent = s.d.optimistic()
 	s.raise(snap)
@@ -101,6 +105,16 @@ func (s *Slot) announceFirst() {
 	if s.ann == 0 {
 		s.ann = max(s.last, s.d.wm.Load()) + 1
 		s.sw.w.Store(s.ann) // publishes a lower bound; act is still even
+	}
+}
+
+// activate is step 2 of Acquire. On a slot that already holds a snapshot
+// (Acquire called twice) it does nothing: the slot stays active with an
+// announcement that bounds the new snapshot too.
+func (s *Slot) activate() {
+	if !s.held {
+		s.sw.act.Add(1) // publishes "active" to watermark scans
+		s.held = true
 	}
 }
 
@@ -128,14 +142,19 @@ func (s *Slot) Extend() uint64 {
 	return snap
 }
 
-// Release ends the snapshot begun by Acquire (it must be called exactly
-// once per Acquire or AcquireOptimistic). The add makes act even: it
+// Release ends the snapshot begun by Acquire; without one it does nothing.
+// The add makes act even: it
 // publishes "no snapshot" and, to the watermark scan that observes it,
 // every read this participant made of version nodes (that edge orders the
 // reads before any reuse of those nodes by the pool). The announcement
 // stays in w as the lower bound for the next snapshot; an idle slot's w is
 // ignored by scans.
-func (s *Slot) Release() { s.sw.act.Add(1) }
+func (s *Slot) Release() {
+	if s.held {
+		s.sw.act.Add(1)
+		s.held = false
+	}
+}
 
 // Active reports whether the slot holds a snapshot.
 func (s *Slot) Active() bool { return s.sw.act.Load()&1 != 0 }

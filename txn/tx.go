@@ -223,16 +223,15 @@ func newTxState(e *Engine) *txState {
 
 // finish ends the incarnation (commit done, failed, or rollback) and
 // returns the object to the pool. v is the commit version after a commit
-// that installed writes, else 0. With v == 0 finish releases the snapshot
-// (which ends the incarnation: the slot's generation moves on); a commit
-// with writes has released it before installing (commit step 4), and the
-// slot then counts the commit for version GC (mvcc.Slot.NoteCommit) before
-// the object can be handed to another goroutine. Release must run exactly
-// once per Begin: it flips the slot's activity word.
+// that installed writes, else 0: the slot then counts the commit for
+// version GC (mvcc.Slot.NoteCommit), after releasing the snapshot and
+// before the object can be handed to another goroutine. The release ends
+// the incarnation (the slot's generation moves on); a commit with writes
+// has released the snapshot before installing (commit step 4), and a
+// second Release does nothing.
 func (st *txState) finish(v uint64) {
-	if v == 0 {
-		st.slot.Release()
-	} else {
+	st.slot.Release()
+	if v != 0 {
 		st.slot.NoteCommit(v)
 	}
 	for _, a := range st.active {
