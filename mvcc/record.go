@@ -26,14 +26,17 @@ type version[V any] struct {
 
 // Record is the versioned state of one key: a newest-first chain of
 // immutable versions and a lock word. Records are created by
-// [Store.LoadOrCreate] and never removed (physical removal of dead records
-// is future work).
+// [Store.LoadOrCreate]; a record whose key was deleted is removed from its
+// store once no snapshot can see anything but the tombstone (see
+// [Store.Entomb]), and is then locked for ever.
 //
 // Lock word (TL2's versioned write lock, Silo's TID word):
 //
 //	0          unlocked
 //	1          locked, the committer's version not known yet
 //	V<<1 | 1   locked by a committer of version V (see [LockWord])
+//	all ones   removed from its store (lockDead): readers see the tombstone
+//	           without waiting; no committer can lock it
 //
 // Only a committer of package txn locks records, and it never holds a lock
 // across user code: lock, take a version, validate, install, unlock.
@@ -145,6 +148,11 @@ func (r *Record[V]) Unlock() { r.lock.Store(0) }
 
 // Lock returns the current lock word (see [Record]).
 func (r *Record[V]) Lock() uint64 { return r.lock.Load() }
+
+// Removed reports whether the record has been removed from its store (its
+// key's deletion became final: see [Store.Entomb]). A removed record reads
+// as its tombstone and can never be locked again.
+func (r *Record[V]) Removed() bool { return r.lock.Load() == lockDead }
 
 // Partition returns the key's phantom partition in its Store.
 func (r *Record[V]) Partition() int { return int(r.part) }

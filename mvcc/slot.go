@@ -185,7 +185,8 @@ func (s *Slot) Generation() uint64 { return s.sw.act.Load() }
 //     unmoved) refreshes every refreshEvery of its commits, instead of
 //     every participant scanning every slot.
 //  4. Otherwise refresh (Domain.RefreshWatermark: advance the clock if
-//     dirty, scan the slots, raise the watermark). If the watermark is
+//     dirty, scan the slots, raise the watermark), then remove the records
+//     of deleted keys that the watermark has passed (see Store.Entomb). If the watermark is
 //     pinned, that is at least two ticks behind the clock bound the
 //     refresh computed (an old snapshot: refreshing again soon cannot
 //     help), double s.every up to maxWatermarkEvery; otherwise reset it
@@ -211,6 +212,7 @@ func (s *Slot) NoteCommit(v uint64) {
 		return
 	}
 	w, b := s.d.refresh() // (4)
+	s.d.sweep(w)
 	if Tick(b)-Tick(w) >= 2 {
 		s.every = min(2*s.every, maxWatermarkEvery)
 	} else {

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/substrate-lab/substrate/arena"
@@ -135,8 +136,9 @@ func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
 // follows the scanner's is serialized after it and is no conflict.
 //
 // Records are created with LoadOrStore, so concurrent inserters of one key
-// get the same record and contend on its lock. Records of deleted keys stay
-// in the map as tombstoned chains (physical removal is future work).
+// get the same record and contend on its lock. The record of a deleted key
+// is removed from the map once the watermark passes its tombstone (see
+// [Store.Entomb]); a dense store keeps its records.
 type Store[K comparable, V any] struct {
 	d     *Domain
 	id    uint64
@@ -149,6 +151,18 @@ type Store[K comparable, V any] struct {
 	// spacers are pools never used, kept alive only to keep the used ones
 	// apart in memory (see allocPools).
 	spacers []*arena.Pool[version[V]]
+	// graves is the list of records with a tombstone head waiting for
+	// removal (see graves.go): pushed by committers (Entomb), taken whole
+	// by sweeps into backlog. backlog is read and written only by the
+	// sweeper holding sweeping (its CAS acquires the previous holder's
+	// writes, its release store publishes this holder's); backlogN is
+	// len(backlog), for the cheap "anything to do?" check. buried counts
+	// the records removed.
+	graves   atomic.Pointer[grave[K, V]]
+	sweeping atomic.Bool
+	backlog  []grave[K, V]
+	backlogN atomic.Int64
+	buried   atomic.Uint64
 
 	_ cacheline.Pad128
 	// avail is a hint with bit i set when pools[i] may hold reusable nodes
@@ -185,6 +199,9 @@ func NewStore[K comparable, V any](d *Domain, opts ...StoreOption) *Store[K, V] 
 		s.keys, s.dense = dk, newDenseIndex[V]()
 	} else {
 		s.m = lockfree.NewMap[K, *Record[V]](c.mapOpts...)
+		// The domain keeps the store (and sweeps its graves) for as long
+		// as the domain lives.
+		d.addSweeper(s.sweep)
 	}
 	if c.partitioner != nil {
 		fn, ok := c.partitioner.(func(K) uint64)
@@ -277,7 +294,8 @@ func (s *Store[K, V]) Range(fn func(k K, r *Record[V]) bool) {
 	s.m.Range(fn)
 }
 
-// Len returns the number of records (including those of deleted keys). It
+// Len returns the number of records (including those of deleted keys not
+// removed yet). It
 // is O(1) for a hash-indexed store and O(records) for a dense one
 // (WithDenseKeys).
 func (s *Store[K, V]) Len() int {
@@ -461,9 +479,11 @@ const pruneWalk = 2 * WatermarkEvery
 
 // StoreStats is a momentary picture of a Store, for metrics and tests.
 type StoreStats struct {
-	// Records is the number of records (keys ever written, including
-	// deleted ones).
+	// Records is the number of records (keys written, including deleted
+	// ones whose records have not been removed yet: see Store.Entomb).
 	Records int
+	// Removed is the number of records of deleted keys removed so far.
+	Removed uint64
 	// Pool sums the version-node pools' counters. Pool.Retired is the
 	// number of unlinked versions waiting for the watermark to pass them
 	// (a forgotten snapshot makes it grow); Pool.Reused counts versions
@@ -473,7 +493,7 @@ type StoreStats struct {
 
 // Stats returns the store's figures.
 func (s *Store[K, V]) Stats() StoreStats {
-	st := StoreStats{Records: s.Len()}
+	st := StoreStats{Records: s.Len(), Removed: s.buried.Load()}
 	for _, p := range s.pools {
 		ps := p.Stats()
 		st.Pool.Allocated += ps.Allocated

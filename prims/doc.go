@@ -56,17 +56,18 @@
 //
 // # Memory
 //
-// Deleting does not give back everything: a deleted key, cell, event or
-// trace keeps its record (a lock word, a tombstone version, and its slot in
-// the store's index) for the life of the DB, so that transactions holding
-// it and validations against it stay correct; the deleted value itself is
-// released once no snapshot can read it (version GC). A workload that
-// creates and deletes ever new keys or runs therefore grows by a record per
-// deleted item, while one that reuses keys does not (a key written again
-// reuses its record). Physical removal of dead records is future work
-// (mvcc.Store). Snapshots delay version GC: while a [DB.View] or a
-// transaction from [DB.Begin] is open, no version replaced after it began
-// can be freed; end transactions promptly.
+// A deleted value is released once no snapshot can read it (version GC),
+// and the record of a deleted KV key, state cell, run or index entry (a
+// lock word and a tombstone version) leaves its store at the same point
+// (mvcc.Store.Entomb): a workload that creates and deletes ever new keys or
+// runs does not grow with what it deleted. A transaction that still holds
+// such a record when it goes fails with ErrConflict and Update retries it.
+// Events and traces are the exception: they live in dense per-run arrays
+// (event sequence numbers and trace IDs are never reused), and a deleted
+// run's events and traces keep their records (tombstones, their values
+// released) for the life of the DB. Snapshots delay both: while a [DB.View]
+// or a transaction from [DB.Begin] is open, no version replaced or deleted
+// after it began can be freed; end transactions promptly.
 //
 // # Aliasing rule
 //

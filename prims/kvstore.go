@@ -95,7 +95,8 @@ func (s *KVStore[V]) Put(tx *Tx, run RunID, key string, v V) error {
 
 // Delete removes key from run and reports whether it was present (as tx
 // sees it). Deleting an absent key writes nothing. Errors as for Put. The
-// key's record stays, tombstoned (see Memory in the package doc).
+// key's record leaves the store once no snapshot can see the key (see
+// Memory in the package doc).
 func (s *KVStore[V]) Delete(tx *Tx, run RunID, key string) (existed bool, err error) {
 	if err := tx.checkWrite(s.db); err != nil {
 		return false, err

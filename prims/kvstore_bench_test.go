@@ -11,8 +11,8 @@ import (
 // in a run already holding keys=N keys, so the run stays at N keys. The
 // keys (fixed-width, 9 bytes) are generated before the timer; the new keys
 // fall between existing ones, spread over the whole set. The value store's
-// records of deleted keys stay (tombstoned, see Memory in the package doc),
-// which is the same at every N.
+// records of deleted keys leave it as the watermark passes them (see Memory
+// in the package doc), which is the same at every N.
 func BenchmarkKVStoreNewKey(b *testing.B) {
 	for _, n := range []int{100, 1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {

@@ -642,3 +642,46 @@ func TestRunConcurrent(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDeletedRunsGiveBackRecords: an agent that creates runs, writes KV keys
+// and state cells in them and deletes them does not keep a record per
+// deleted key, cell or key set: they leave their stores once no snapshot can
+// see them (mvcc.Store.Entomb). Events and traces live in dense stores,
+// which keep their records (see Memory in the package doc).
+func TestDeletedRunsGiveBackRecords(t *testing.T) {
+	db := openDB(t)
+	runs := db.Runs()
+	kv := must[*KVStore[int]](t)(NewKVStore[int](db, "kv"))
+	cells := must[*StateCell[int]](t)(NewStateCell[int](db, "cells"))
+	const n = 2000
+	for i := range n {
+		var id RunID
+		mustUpdate(t, db, func(tx *Tx) error {
+			var err error
+			if id, err = runs.Create(tx, RunOptions{}); err != nil {
+				return err
+			}
+			for _, k := range []string{"a", "b", "c"} {
+				if err := kv.Put(tx, id, k, i); err != nil {
+					return err
+				}
+			}
+			_, err = cells.Init(tx, id, "plan", i)
+			return err
+		})
+		mustUpdate(t, db, func(tx *Tx) error { return runs.Delete(tx, id) })
+	}
+	vals, keys, cellRecs := kv.vals.Stats(), kv.keys.s.Stats(), cells.cells.Stats()
+	t.Logf("after %d runs: kv values %d records (%d removed), key sets %d (%d removed), cells %d (%d removed)",
+		n, vals.Records, vals.Removed, keys.Records, keys.Removed, cellRecs.Records, cellRecs.Removed)
+	if vals.Records > 3*n/4 || keys.Records > n/4 || cellRecs.Records > n/4 {
+		t.Errorf("records of deleted runs stay: kv values %d (of %d written), key sets %d, cells %d (of %d)",
+			vals.Records, 3*n, keys.Records, cellRecs.Records, n)
+	}
+	mustView(t, db, func(tx *Tx) error {
+		if ids, err := runs.QueryByStatus(tx, Active); err != nil || len(ids) != 0 {
+			t.Errorf("QueryByStatus after deleting every run: %v, %v", ids, err)
+		}
+		return nil
+	})
+}

@@ -188,7 +188,8 @@ func (c *StateCell[S]) Transition(tx *Tx, run RunID, name string, fn func(S) (S,
 
 // Delete removes the cell and reports whether it existed (as tx sees it).
 // Deleting an absent cell writes nothing. Errors as for Init. The cell's
-// record stays, tombstoned (see Memory in the package doc).
+// record leaves the store once no snapshot can see the cell (see Memory in
+// the package doc).
 func (c *StateCell[S]) Delete(tx *Tx, run RunID, name string) (bool, error) {
 	if err := c.check(tx, run, name); err != nil {
 		return false, err

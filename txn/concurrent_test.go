@@ -594,3 +594,104 @@ func TestScanPartition(t *testing.T) {
 		NewStore[string, int](e, mvcc.WithPartitioner(func(k int) uint64 { return 0 }))
 	}()
 }
+
+// TestRemovalUnderChurn: writers insert and delete keys of a small space
+// (so their records are removed and created again all the time) and keep
+// their number in a counter key, in the same transactions; read-only and
+// read-write scans must always find as many keys as the counter says, and
+// the final state must add up.
+func TestRemovalUnderChurn(t *testing.T) {
+	e := NewEngine()
+	s := NewStore[int, int](e)
+	const keys, counter = 8, 1000
+	iters := scale(3000)
+	errMismatch := errors.New("scan disagrees with the counter")
+	countScan := func(tx Tx) (n, c int, err error) {
+		err = Scan(tx, s, func(k, v int) bool {
+			if k < keys {
+				n++
+			}
+			return true
+		})
+		c, _ = Get(tx, s, counter)
+		return n, c, err
+	}
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range iters {
+				k := (w*7 + i*5) % keys
+				err := e.Update(func(tx Tx) error {
+					c, _ := Get(tx, s, counter)
+					if _, ok := Get(tx, s, k); ok {
+						if _, err := Delete(tx, s, k); err != nil {
+							return err
+						}
+						c--
+					} else {
+						if err := Put(tx, s, k, i); err != nil {
+							return err
+						}
+						c++
+					}
+					return Put(tx, s, counter, c)
+				})
+				if err != nil {
+					t.Errorf("writer: %v", err)
+					failures.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range iters {
+			if i%2 == 0 {
+				_ = e.View(func(tx Tx) error {
+					if n, c, err := countScan(tx); err != nil || n != c {
+						t.Errorf("read-only scan: %d keys, counter %d, %v", n, c, err)
+						failures.Add(1)
+					}
+					return nil
+				})
+				continue
+			}
+			err := e.Update(func(tx Tx) error {
+				n, c, err := countScan(tx)
+				if err != nil {
+					return err
+				}
+				if n != c {
+					return errMismatch // a torn view is retried; a valid one fails the test
+				}
+				return Put(tx, s, counter+1+i%4, n) // some writes, so scans also commit
+			})
+			if err != nil {
+				t.Errorf("read-write scan: %v", err)
+				failures.Add(1)
+			}
+			if failures.Load() > 0 {
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	if err := e.View(func(tx Tx) error {
+		n, c, err := countScan(tx)
+		if err != nil || n != c {
+			t.Errorf("final: %d keys, counter %d, %v", n, c, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d records removed, %d records left", s.Stats().Removed, s.Len())
+	if s.Stats().Removed == 0 {
+		t.Error("no record was removed: the test did not exercise removal")
+	}
+}

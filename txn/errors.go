@@ -31,12 +31,13 @@ func (e *conflictError) Error() string { return "txn: conflict: " + e.reason }
 func (e *conflictError) Unwrap() error { return ErrConflict }
 
 var (
-	errLockBusy   = &conflictError{"a record of the write set is being committed by another transaction"}
+	errLockBusy   = &conflictError{"a record of the write set is being committed by another transaction (or was removed from its store, its key's deletion having become final)"}
 	errReadLocked = &conflictError{"a record read is being committed by another transaction"}
 	errReadStale  = &conflictError{"a record read was changed by a concurrent commit"}
 	errPhantom    = &conflictError{"a concurrent commit inserted or deleted a key in a scanned range or a key read as absent"}
 	errStaleRead  = &conflictError{"a record read had a newer version and the snapshot could not be extended"}
 	errTornView   = &conflictError{"the closure failed on a view that a concurrent commit made inconsistent"}
+	errRemoved    = &conflictError{"a record this transaction writes was removed from its store (its key's deletion became final); a scan could not see the write"}
 )
 
 // RetryError is returned by Update when every attempt failed with a

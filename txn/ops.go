@@ -194,5 +194,15 @@ func scan[K comparable, V any](tx Tx, s *mvcc.Store[K, V], part int, fn func(k K
 	if tx.live() == nil {
 		return ErrTxDone
 	}
+	// Range visits the keys whose records are in the map. A record this
+	// transaction writes through can have been removed from the store
+	// (mvcc.Store.Entomb) after the write looked it up: then the scan
+	// missed that write, and the commit could not lock the record anyway.
+	// A record still there now was there for the whole Range (removal is
+	// final), so the scan saw every other write.
+	if p.writesRemoved() {
+		st.err = errRemoved
+		return errRemoved
+	}
 	return nil
 }

@@ -55,8 +55,10 @@ type storeTx[K comparable, V any] struct {
 	// lastK and lastR are the key and record of the newest read that found
 	// a record (lastR nil: none since reset). Put of that key, the common
 	// read-modify-write shape, takes the record from here instead of a
-	// second hash and map lookup (LoadOrCreate). Records are never removed
-	// from their store, so the pair stays valid for the transaction.
+	// second hash and map lookup (LoadOrCreate). A record removed from its
+	// store meanwhile (mvcc.Store.Entomb) is locked for ever, so a write
+	// through a stale pair fails to lock at commit and the transaction
+	// retries: the pair stays safe for the transaction.
 	lastK K
 	lastR *mvcc.Record[V]
 	wbuf  [inlineWrites]writeEntry[K, V]
@@ -290,6 +292,17 @@ func (p *storeTx[K, V]) lock() (floor uint64, ok bool) {
 	return floor, true
 }
 
+// writesRemoved reports whether a record of the write set has been removed
+// from the store (see scan).
+func (p *storeTx[K, V]) writesRemoved() bool {
+	for i := range p.writes {
+		if p.writes[i].r.Removed() {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *storeTx[K, V]) publish(v uint64) {
 	for i := range p.writes {
 		p.writes[i].r.SetPending(v)
@@ -375,6 +388,9 @@ func (p *storeTx[K, V]) install(v uint64, hint int) {
 	for i := range p.writes {
 		w := &p.writes[i]
 		p.s.Install(w.r, v, w.v, w.tomb, hint)
+		if w.tomb {
+			p.s.Entomb(w.k, w.r) // the record goes once the watermark passes v
+		}
 		w.r.Unlock()
 	}
 	p.nlocked = 0
