@@ -2,19 +2,10 @@ package mvcc
 
 import "testing"
 
-// commitDelete commits a tombstone for k the way package txn does: lock,
-// version, pending, install, Entomb, unlock.
+// commitDelete commits a tombstone for k (commitOne, which Entombs it).
 func commitDelete[K comparable, V any](s *Store[K, V], k K) uint64 {
-	r := s.LoadOrCreate(k)
-	for !r.TryLock() {
-	}
-	ver := s.d.NextVersion()
-	r.SetPending(ver)
 	var zero V
-	s.Install(r, ver, zero, true, 0)
-	s.Entomb(k, r)
-	r.Unlock()
-	return ver
+	return commitOne(s, k, zero, true)
 }
 
 // TestDeletedRecordsRemoved: the record of a deleted key leaves the store

@@ -8,7 +8,8 @@ import (
 )
 
 // commitOne runs the commit protocol of package txn for a single blind
-// write: lock, take a version, publish it, install, unlock, note the commit.
+// write: lock, take a version, publish it, install (and Entomb a
+// tombstone), unlock, note the commit.
 func commitOne[K comparable, V any](s *Store[K, V], k K, v V, tomb bool) uint64 {
 	r := s.LoadOrCreate(k)
 	for !r.TryLock() {
@@ -16,6 +17,9 @@ func commitOne[K comparable, V any](s *Store[K, V], k K, v V, tomb bool) uint64 
 	ver := s.d.NextVersion()
 	r.SetPending(ver)
 	s.Install(r, ver, v, tomb, 0)
+	if tomb {
+		s.Entomb(k, r)
+	}
 	r.Unlock()
 	s.d.NoteCommit(ver)
 	return ver
