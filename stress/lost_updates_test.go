@@ -159,3 +159,70 @@ func TestLostUpdatesKVCounter(t *testing.T) {
 		})
 	}
 }
+
+// churnLimit is the value at which TestLostUpdatesKVChurn banks a counter
+// and deletes its key.
+const churnLimit = 3
+
+// TestLostUpdatesKVChurn guards read-modify-write across deletions: every
+// operation increments a counter key, and a counter that reaches churnLimit
+// is deleted in the same transaction and its value added to "banked". Keys
+// are thus deleted and inserted again all the time, so their records are
+// removed from the store (once the watermark passes their tombstones) and
+// created anew while other workers still hold them. At the end banked plus
+// the live counters must equal the successful operations, and List must
+// name exactly the live counters and banked.
+func TestLostUpdatesKVChurn(t *testing.T) {
+	for _, c := range committers {
+		t.Run(c.name, func(t *testing.T) {
+			db := newDB(t)
+			kv := must(prims.NewKVStore[int64](db, "churn"))
+			run := prims.NewRunID()
+			p := testProtocol(hotWorkers)
+			next := make([]int, p.Workers)
+			op := func(w int) (int, error) {
+				key := kvCounterKeys[(w+next[w])%len(kvCounterKeys)]
+				next[w]++
+				return c.commit(db, func(tx *prims.Tx) error {
+					v, _ := kv.Get(tx, run, key)
+					if v+1 < churnLimit {
+						return kv.Put(tx, run, key, v+1)
+					}
+					banked, _ := kv.Get(tx, run, "banked")
+					if _, err := kv.Delete(tx, run, key); err != nil {
+						return err
+					}
+					return kv.Put(tx, run, "banked", banked+v+1)
+				})
+			}
+			r := runStress(t, p, invariantLimits, op)
+			err := db.View(func(tx *prims.Tx) error {
+				sum, _ := kv.Get(tx, run, "banked")
+				live := 0
+				for _, key := range kvCounterKeys {
+					if v, ok := kv.Get(tx, run, key); ok {
+						sum += v
+						live++
+						if v <= 0 || v >= churnLimit {
+							t.Errorf("counter %s = %d, outside (0, %d)", key, v, churnLimit)
+						}
+					}
+				}
+				if sum != r.AllSuccesses {
+					t.Errorf("lost updates: banked + counters = %d, successful operations %d", sum, r.AllSuccesses)
+				}
+				keys, err := kv.List(tx, run, "")
+				if err != nil {
+					return err
+				}
+				if want := live + 1; len(keys) != want {
+					t.Errorf("List = %v, want the %d live counters and banked", keys, live)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
