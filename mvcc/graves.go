@@ -134,11 +134,11 @@ func (s *Store[K, V]) sweep(wm uint64) {
 	s.sweeping.Store(false) // releases the backlog to the next sweeper
 }
 
-// bury is step 3 for one grave.
+// bury is step 3 for one grave. The head's fields are read only under the
+// record's lock: the sweeper holds no snapshot, so without the lock a head
+// replaced and pruned meanwhile could be reused by the pool under it; with
+// it, the head is not replaced, and a head is never pruned.
 func (s *Store[K, V]) bury(k K, r *Record[V], wm uint64) int {
-	if h := r.head.Load(); h != nil && h.tomb && h.ver > wm {
-		return buryLater // not yet: spare the lock's two fences (re-checked under it)
-	}
 	if !r.TryLock() {
 		if r.lock.Load() == lockDead {
 			return buryDone // an earlier grave of the same record buried it
