@@ -209,8 +209,9 @@ type Domain struct {
 	// before the CAS that publishes it and never again.
 	overflow  atomic.Pointer[overflowSlot]
 	overflowN atomic.Int64 // nodes in the overflow list
-	// sweepers is a push-only list of the hash-indexed stores of the
-	// domain, swept for removable records after watermark refreshes.
+	// sweepers is a push-only list of weak references to the hash-indexed
+	// stores of the domain, swept for removable records after watermark
+	// refreshes.
 	sweepers  atomic.Pointer[sweeper]
 	nextStore atomic.Uint64 // store ids
 	refreshes atomic.Uint64 // watermark recomputations, for Stats

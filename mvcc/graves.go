@@ -58,7 +58,10 @@ type grave[K comparable, V any] struct {
 	next *grave[K, V] // written before the CAS that publishes the node
 }
 
-// sweeper is a store's entry in its domain's list of stores to sweep.
+// sweeper is a store's entry in its domain's list of stores to sweep. The
+// domain holds stores weakly: once a store is collected its sweep does
+// nothing, and its entry stays in the list (two words and a closure per
+// store ever created).
 type sweeper struct {
 	sweep func(wm uint64)
 	next  *sweeper // immutable once published

@@ -1,6 +1,10 @@
 package mvcc
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+	"weak"
+)
 
 // commitDelete commits a tombstone for k (commitOne, which Entombs it).
 func commitDelete[K comparable, V any](s *Store[K, V], k K) uint64 {
@@ -123,4 +127,24 @@ func TestSweepBounded(t *testing.T) {
 	if got := s.graveCount(); got != 0 || s.Len() != 0 || s.Stats().Removed != n {
 		t.Fatalf("after three sweeps: %d graves, %d records, %d removed", got, s.Len(), s.Stats().Removed)
 	}
+}
+
+// TestDroppedStoreCollected: the domain's sweep list does not keep a store
+// alive; a store its users dropped is collected while the domain lives.
+func TestDroppedStoreCollected(t *testing.T) {
+	d := NewDomain()
+	ws := func() weak.Pointer[Store[int, int]] {
+		s := NewStore[int, int](d)
+		commitOne(s, 1, 1, false)
+		commitDelete(s, 1)
+		return weak.Make(s)
+	}()
+	for range 5 {
+		runtime.GC()
+	}
+	if ws.Value() != nil {
+		t.Fatal("a dropped store is still alive: the domain holds it")
+	}
+	d.sweep(d.RefreshWatermark()) // skips the collected store
+	runtime.KeepAlive(d)
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 
 	"github.com/substrate-lab/substrate/arena"
 	"github.com/substrate-lab/substrate/internal/cacheline"
@@ -199,9 +200,17 @@ func NewStore[K comparable, V any](d *Domain, opts ...StoreOption) *Store[K, V] 
 		s.keys, s.dense = dk, newDenseIndex[V]()
 	} else {
 		s.m = lockfree.NewMap[K, *Record[V]](c.mapOpts...)
-		// The domain keeps the store (and sweeps its graves) for as long
-		// as the domain lives.
-		d.addSweeper(s.sweep)
+		// The domain sweeps the store's graves while the store lives; it
+		// holds it weakly, so a store its users dropped is collected (a
+		// strong reference kept every store of a domain, records and all,
+		// alive with the domain, which transaction objects' cleanups keep
+		// alive for a few GC cycles after its engine is dropped).
+		ws := weak.Make(s)
+		d.addSweeper(func(wm uint64) {
+			if st := ws.Value(); st != nil {
+				st.sweep(wm)
+			}
+		})
 	}
 	if c.partitioner != nil {
 		fn, ok := c.partitioner.(func(K) uint64)
