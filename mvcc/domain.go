@@ -211,8 +211,12 @@ type Domain struct {
 	overflowN atomic.Int64 // nodes in the overflow list
 	// sweepers is a push-only list of weak references to the hash-indexed
 	// stores of the domain, swept for removable records after watermark
-	// refreshes.
+	// refreshes. graves is true while some store may hold graves: set by
+	// Entomb when it pushes onto an empty list, and by a sweep that leaves
+	// work; cleared by Domain.sweep before it walks the stores. Without it
+	// every refresh walked every store's lines (tens in a prims DB).
 	sweepers  atomic.Pointer[sweeper]
+	graves    atomic.Bool
 	nextStore atomic.Uint64 // store ids
 	refreshes atomic.Uint64 // watermark recomputations, for Stats
 }
@@ -365,8 +369,8 @@ func (d *Domain) optimistic() (uint64, bool) {
 // had loaded the clock before R's snapshot load, so its result is <= S <=
 // e too (I1). The release (or the later raise), that scan's load of it,
 // its CAS on wm and the pool's load of wm order R's last read of x before
-// the reuse. The same holds for validation's loads of
-// heads installed after R's read.
+// the reuse. The same holds for validation's loads of heads installed after
+// R's read.
 func (d *Domain) Epoch() uint64 { return d.wm.Load() }
 
 // Safe implements [arena.Epochs]: the cached watermark (see Epoch).

@@ -91,6 +91,14 @@ func (s *Store[K, V]) Entomb(k K, r *Record[V]) {
 		g.next = h
 		// Publishes g and its fields to the sweeper that takes the list.
 		if s.graves.CompareAndSwap(h, g) {
+			// A push onto an empty list tells the domain there is work.
+			// Any other push finds a list that a sweep has not taken yet,
+			// and the flag set for its first node (or by a sweep that
+			// left work) is still set, or was cleared by a sweep that
+			// takes the list after this push.
+			if h == nil && !s.d.graves.Load() {
+				s.d.graves.Store(true)
+			}
 			return
 		}
 	}
@@ -115,6 +123,7 @@ func (s *Store[K, V]) sweep(wm uint64) {
 		return
 	}
 	if !s.sweeping.CompareAndSwap(false, true) { // acquires the backlog
+		s.d.graves.Store(true) // another sweeper is busy here: look again next time
 		return
 	}
 	first := len(s.backlog)
@@ -134,6 +143,9 @@ func (s *Store[K, V]) sweep(wm uint64) {
 	clear(s.backlog[m:]) // drop the references of the graves dealt with
 	s.backlog = s.backlog[:m]
 	s.backlogN.Store(int64(m))
+	if m > 0 {
+		s.d.graves.Store(true) // work left for a later sweep
+	}
 	s.sweeping.Store(false) // releases the backlog to the next sweeper
 }
 
@@ -176,9 +188,13 @@ func (d *Domain) addSweeper(fn func(wm uint64)) {
 	}
 }
 
-// sweep runs every registered store's sweep with watermark wm (step 2).
-// The caller must hold no record lock.
+// sweep runs every registered store's sweep with watermark wm (step 2), if
+// some store may hold graves. The caller must hold no record lock.
 func (d *Domain) sweep(wm uint64) {
+	if !d.graves.Load() {
+		return
+	}
+	d.graves.Store(false) // before the walk: a push after it sets it again
 	for n := d.sweepers.Load(); n != nil; n = n.next {
 		n.sweep(wm)
 	}

@@ -127,6 +127,15 @@ func TestSweepBounded(t *testing.T) {
 	if got := s.graveCount(); got != 0 || s.Len() != 0 || s.Stats().Removed != n {
 		t.Fatalf("after three sweeps: %d graves, %d records, %d removed", got, s.Len(), s.Stats().Removed)
 	}
+	// With nothing left the domain's flag is clear, so refreshes walk no
+	// store; the next delete sets it.
+	if d.graves.Load() {
+		t.Error("the domain's graves flag is set with no graves left")
+	}
+	commitDelete(s, 0)
+	if !d.graves.Load() {
+		t.Error("a delete into an empty grave list did not set the domain's flag")
+	}
 }
 
 // TestDroppedStoreCollected: the domain's sweep list does not keep a store

@@ -77,6 +77,13 @@ func TestStoreAndOverflowLayout(t *testing.T) {
 	if off := unsafe.Offsetof(s.parts); off < unsafe.Offsetof(s.pools)+unsafe.Sizeof(s.pools)+cacheline.PadSize {
 		t.Errorf("parts at %d not padded from the store's other fields", off)
 	}
+	// The grave fields, written by deleters and sweepers, share no block
+	// with the fields every lookup and install reads, nor with avail.
+	lo, hi := unsafe.Offsetof(s.graves), unsafe.Offsetof(s.buried)+unsafe.Sizeof(s.buried)
+	if lo < unsafe.Offsetof(s.spacers)+unsafe.Sizeof(s.spacers)+cacheline.PadSize || unsafe.Offsetof(s.avail) < hi+cacheline.PadSize {
+		t.Errorf("grave fields at [%d, %d) not padded from pools and spacers (end %d) and avail (%d)",
+			lo, hi, unsafe.Offsetof(s.spacers)+unsafe.Sizeof(s.spacers), unsafe.Offsetof(s.avail))
+	}
 	var o overflowSlot
 	if unsafe.Offsetof(o.w) != 0 || unsafe.Sizeof(o.w) != cacheline.PadSize {
 		t.Errorf("overflow slot word not on its own %d bytes", cacheline.PadSize)

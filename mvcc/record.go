@@ -54,9 +54,9 @@ type version[V any] struct {
 //
 // Inline version (after Cicada's best-effort inlining, Lim et al., SIGMOD
 // 2017): a record embeds one version node, inl, which [Store.Install] uses
-// for the record's first version. A key written once (every event of a log, every trace) then costs one
-// heap object instead of two, and a read of it touches the record's line
-// only. inl is an ordinary chain node while linked; when a prune unlinks
+// for the record's first version. A key written once (every event of a
+// log, every trace) then costs one heap object instead of two, and a read
+// of it touches the record's line only. inl is an ordinary chain node while linked; when a prune unlinks
 // it, it is tagged with the epoch a pool would tag it with, and once
 // [Domain.Safe] passes the tag a later install clears it (dropping its
 // value's references) for good. It is never reused: letting rewritten keys

@@ -143,10 +143,9 @@ func (s *Slot) Extend() uint64 {
 }
 
 // Release ends the snapshot begun by Acquire; without one it does nothing.
-// The add makes act even: it
-// publishes "no snapshot" and, to the watermark scan that observes it,
-// every read this participant made of version nodes (that edge orders the
-// reads before any reuse of those nodes by the pool). The announcement
+// The add makes act even: it publishes "no snapshot" and, to the watermark
+// scan that observes it, every read this participant made of version nodes
+// (that edge orders the reads before any reuse of those nodes by the pool). The announcement
 // stays in w as the lower bound for the next snapshot; an idle slot's w is
 // ignored by scans.
 func (s *Slot) Release() {
@@ -186,8 +185,8 @@ func (s *Slot) Generation() uint64 { return s.sw.act.Load() }
 //     every participant scanning every slot.
 //  4. Otherwise refresh (Domain.RefreshWatermark: advance the clock if
 //     dirty, scan the slots, raise the watermark), then remove the records
-//     of deleted keys that the watermark has passed (see Store.Entomb). If the watermark is
-//     pinned, that is at least two ticks behind the clock bound the
+//     of deleted keys that the watermark has passed (see Store.Entomb).
+//     If the watermark is pinned, that is at least two ticks behind the clock bound the
 //     refresh computed (an old snapshot: refreshing again soon cannot
 //     help), double s.every up to maxWatermarkEvery; otherwise reset it
 //     to refreshEvery. One tick behind is no pin: it is a transaction

@@ -152,6 +152,11 @@ type Store[K comparable, V any] struct {
 	// spacers are pools never used, kept alive only to keep the used ones
 	// apart in memory (see allocPools).
 	spacers []*arena.Pool[version[V]]
+
+	// The grave fields are written by deleting committers and sweepers;
+	// they get their own 128-byte block so that a delete does not write a
+	// line that every lookup and install reads (m, pools).
+	_ cacheline.Pad128
 	// graves is the list of records with a tombstone head waiting for
 	// removal (see graves.go): pushed by committers (Entomb), taken whole
 	// by sweeps into backlog. backlog is read and written only by the
@@ -304,9 +309,8 @@ func (s *Store[K, V]) Range(fn func(k K, r *Record[V]) bool) {
 }
 
 // Len returns the number of records (including those of deleted keys not
-// removed yet). It
-// is O(1) for a hash-indexed store and O(records) for a dense one
-// (WithDenseKeys).
+// removed yet). It is O(1) for a hash-indexed store and O(records) for a
+// dense one (WithDenseKeys).
 func (s *Store[K, V]) Len() int {
 	if s.dense != nil {
 		return s.dense.count()

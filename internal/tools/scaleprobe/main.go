@@ -24,14 +24,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/internal/pin"
 )
 
 // slot is one worker's result, alone on its cache lines.
 type slot struct {
-	_ [128]byte
+	_ cacheline.Pad128
 	n uint64
-	_ [128]byte
+	_ cacheline.Pad128
 }
 
 // alu, mem and clock are the kinds of work; each counts its loop
