@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"sync/atomic"
 
@@ -27,18 +28,54 @@ import (
 // Stroustrup ("Lock-free Dynamically Resizable Arrays", OPODIS 2006):
 // buckets of doubling size that are allocated on demand and never moved,
 // so an index maps to (bucket, offset) by its bit length and no element is
-// ever copied. Only the growth part is used: records are never removed
-// (like the hash map's, see Store), so slots only go from nil to a record.
+// ever copied. Only the growth part is used. A slot goes from nil to a
+// record (creation) and, once that record is removed (a deleted key whose
+// tombstone the watermark passed, see graves.go), from it back to nil; a
+// run whose records were all removed leaves the index, buckets and all.
+//
+// Removing a run must not strand a creator: one that found the run in the
+// index just before it left would put its record in an array no lookup
+// reaches any more. So creators reserve before they publish:
+//
+//   - denseRun.live counts the records in the run's slots plus the
+//     reservations of creators between steps 4 and 5 of loadOrCreate. A
+//     creator adds 1 before its slot CAS and keeps it if the CAS wins
+//     (gives it back if it loses); unlinking a record gives its 1 back.
+//   - The release that brings live to 0 CASes it from 0 to denseClosed and,
+//     if that wins, deletes the run from the index (CompareAndDelete: only
+//     this run). A closed run takes no reservation again (an Add on
+//     denseClosed stays far below 0), so no record ever enters it; a
+//     creator that meets one deletes it from the index itself and starts
+//     over with a new run.
+//
+// Invariant: a group's run stays in the index from its insertion until it
+// is closed, and the index holds at most one open run per group (LoadOrStore
+// never replaces, and only closed runs are deleted). So a record in a slot
+// is in the run the index holds for its group, which is how the burier
+// finds it.
+//
+// Why a run left behind is still correct for readers that hold it: every
+// record it held was removed, and a record is removed only once its
+// tombstone is at or below the watermark, so every active or later
+// snapshot reads the key as absent, which is what an empty slot says. A
+// record created afterwards lives in a new run that entered the index
+// before the record was created, hence before its committer read the
+// clock; a snapshot that can see that commit read the clock later and
+// looks the group up later still, so it finds the new run (the same
+// argument as for a key re-created in the hash map after a removal).
 //
 // Memory-model argument, per atomic:
 //
 //   - denseRun.first[i], bucket slots: CompareAndSwap(nil, r) by a creator
 //     publishes the new record (its partition field is written before);
-//     Load by a reader acquires it. A slot is written once.
+//     Load by a reader acquires it. CompareAndSwap(r, nil) unlinks a
+//     removed record; the lockDead store that removed it came before.
 //   - denseRun.more: CompareAndSwap(nil, dir) publishes an all-nil
 //     directory; Load acquires it.
 //   - directory entries: CompareAndSwap(nil, b) publishes a bucket whose
 //     slots are all nil; Load acquires it. An entry is written once.
+//   - denseRun.live: Add and CompareAndSwap publish nothing but the count;
+//     their order against the slot CASes is the protocol above.
 //
 // Lookup and loadOrCreate of an existing key are wait-free: two to four
 // dependent atomic loads after the group lookup. Creation allocates the
@@ -56,12 +93,21 @@ const denseFirst = 8
 // [denseFirst<<b, denseFirst<<(b+1)), so 61 buckets cover every uint64.
 const denseBuckets = 61
 
+// denseClosed is denseRun.live of a run that lost its last record: so far
+// below 0 that the Adds of creators that still try to reserve never bring
+// it near 0 again.
+const denseClosed = math.MinInt64 / 2
+
 // denseRun is one group's records. Invariants: first[i] holds the record
 // of sequence i < denseFirst, and bucket b of the directory that of
-// sequence denseFirst<<b + j at slot j; every non-nil pointer is final.
+// sequence denseFirst<<b + j at slot j; a directory or bucket pointer is
+// final; a slot holds nil, or a record until that record is removed. live
+// is as in the protocol above: records in slots plus reservations, or
+// below 0 once closed.
 type denseRun[V any] struct {
 	first [denseFirst]atomic.Pointer[Record[V]]
 	more  atomic.Pointer[[denseBuckets]atomic.Pointer[denseBucket[V]]]
+	live  atomic.Int64
 }
 
 // denseBucket is one bucket of a run's directory: denseFirst<<b slots.
@@ -119,51 +165,107 @@ func (x *denseIndex[V]) lookup(g [16]byte, n uint64) *Record[V] {
 }
 
 // loadOrCreate returns the record of (g, n), creating it with mk if absent;
-// of concurrent creators exactly one record wins.
+// of concurrent creators exactly one record wins. A removed record found in
+// its slot is unlinked first (see unlink), so a creator never waits for the
+// burier that removed it.
 //
 // Steps:
 //  1. Find or create the group's run (lockfree.Map.LoadOrStore).
 //  2. For n >= denseFirst: find or create the directory and n's bucket,
 //     each with a CAS from nil (a loser uses the winner's).
-//  3. CAS the slot from nil to a new record; a loser returns the winner's.
+//  3. A record in the slot: return it, unless it was removed (then unlink
+//     it and start over).
+//  4. Reserve a place in the run (live.Add(1)). A closed run refuses:
+//     delete it from the index and start over.
+//  5. CAS the slot from nil to a new record. A loser gives its reservation
+//     back and starts over (step 3 finds the winner's record).
 func (x *denseIndex[V]) loadOrCreate(g [16]byte, n uint64, mk func() *Record[V]) *Record[V] {
-	run, ok := x.runs.Load(g) // (1)
-	if !ok {
-		run, _ = x.runs.LoadOrStore(g, new(denseRun[V]))
+	var r *Record[V] // made at most once, kept across rounds
+	for {
+		run, ok := x.runs.Load(g) // (1)
+		if !ok {
+			run, _ = x.runs.LoadOrStore(g, new(denseRun[V]))
+		}
+		s := run.slotFor(n)              // (2)
+		if cur := s.Load(); cur != nil { // (3)
+			if !cur.Removed() {
+				return cur
+			}
+			x.unlink(g, run, s, cur)
+			continue
+		}
+		if run.live.Add(1) <= 0 { // (4) closed: no place, and no count to give back
+			lockfree.CompareAndDelete(x.runs, g, run)
+			continue
+		}
+		if r == nil {
+			r = mk()
+		}
+		if s.CompareAndSwap(nil, r) { // (5) publishes r (fields written by mk)
+			return r
+		}
+		x.release(g, run)
 	}
-	var s *atomic.Pointer[Record[V]]
+}
+
+// slotFor returns the slot of sequence n in run, creating the directory
+// and the bucket as needed (step 2 of loadOrCreate).
+func (run *denseRun[V]) slotFor(n uint64) *atomic.Pointer[Record[V]] {
 	if n < denseFirst {
-		s = &run.first[n]
-	} else { // (2)
-		dir := run.more.Load()
-		if dir == nil {
-			fresh := new([denseBuckets]atomic.Pointer[denseBucket[V]])
-			if run.more.CompareAndSwap(nil, fresh) { // publishes an empty directory
-				dir = fresh
-			} else {
-				dir = run.more.Load()
-			}
+		return &run.first[n]
+	}
+	dir := run.more.Load()
+	if dir == nil {
+		fresh := new([denseBuckets]atomic.Pointer[denseBucket[V]])
+		if run.more.CompareAndSwap(nil, fresh) { // publishes an empty directory
+			dir = fresh
+		} else {
+			dir = run.more.Load()
 		}
-		b, off := denseSlot(n)
-		bk := dir[b].Load()
-		if bk == nil {
-			fresh := &denseBucket[V]{slots: make([]atomic.Pointer[Record[V]], denseFirst<<b)}
-			if dir[b].CompareAndSwap(nil, fresh) { // publishes an empty bucket
-				bk = fresh
-			} else {
-				bk = dir[b].Load()
-			}
+	}
+	b, off := denseSlot(n)
+	bk := dir[b].Load()
+	if bk == nil {
+		fresh := &denseBucket[V]{slots: make([]atomic.Pointer[Record[V]], denseFirst<<b)}
+		if dir[b].CompareAndSwap(nil, fresh) { // publishes an empty bucket
+			bk = fresh
+		} else {
+			bk = dir[b].Load()
 		}
-		s = &bk.slots[off]
 	}
-	if r := s.Load(); r != nil { // (3)
-		return r
+	return &bk.slots[off]
+}
+
+// unlink empties slot s of run (group g) if it still holds r, a removed
+// record, and gives r's place in the run back. Of the burier and creators
+// that race to unlink r, the one whose CAS wins gives it back, once.
+func (x *denseIndex[V]) unlink(g [16]byte, run *denseRun[V], s *atomic.Pointer[Record[V]], r *Record[V]) {
+	if s.CompareAndSwap(r, nil) {
+		x.release(g, run)
 	}
-	r := mk()
-	if s.CompareAndSwap(nil, r) { // publishes r (fields written by mk)
-		return r
+}
+
+// release gives one place in run back (a lost slot CAS, or an unlinked
+// record). The release that leaves none closes the run and deletes it from
+// the index, unless a creator reserved in between (then that creator's
+// record keeps it open).
+func (x *denseIndex[V]) release(g [16]byte, run *denseRun[V]) {
+	if run.live.Add(-1) == 0 && run.live.CompareAndSwap(0, denseClosed) {
+		lockfree.CompareAndDelete(x.runs, g, run)
 	}
-	return s.Load()
+}
+
+// remove unlinks r, the removed record of (g, n) (Store.bury, after the
+// lockDead store). r is in its slot unless a creator unlinked it already,
+// and while it is there its run is the open one the index holds for g.
+func (x *denseIndex[V]) remove(g [16]byte, n uint64, r *Record[V]) {
+	run, ok := x.runs.Load(g)
+	if !ok {
+		return // a creator unlinked r, and the run closed
+	}
+	if s := run.slot(n); s != nil {
+		x.unlink(g, run, s, r)
+	}
 }
 
 // rangeAll calls fn for every record until fn returns false. Like
@@ -195,6 +297,9 @@ func (x *denseIndex[V]) rangeAll(fn func(g [16]byte, n uint64, r *Record[V]) boo
 		return true
 	})
 }
+
+// groups returns the number of runs in the index (for tests).
+func (x *denseIndex[V]) groups() int { return x.runs.Len() }
 
 // count returns the number of records (O(records): for Stats and Len).
 func (x *denseIndex[V]) count() int {

@@ -42,8 +42,11 @@ import "slices"
 // the Go collector frees them with the record once no transaction holds
 // it.
 //
-// Dense stores (WithDenseKeys) keep their records: their numbers are dense
-// by contract and a gap in the array would save nothing.
+// Dense stores (WithDenseKeys) remove records the same way, with one more
+// step after the lockDead store: the record's slot in its run's array is
+// emptied, and a run whose records are all gone leaves the index with its
+// arrays (see dense.go for the protocol that keeps creators out of a run
+// that is leaving).
 
 // lockDead is the lock word of a removed record: locked, with a pending
 // version (2^63-1) above every snapshot, so readers never wait for it and no
@@ -79,12 +82,8 @@ const (
 // record stays usable until then, and afterwards transactions that still
 // hold it get ErrConflict and retry). The caller is the committer that
 // installed the tombstone, before it unlocks r. It allocates one small
-// node. A dense store (WithDenseKeys) keeps its records: Entomb does
-// nothing there.
+// node.
 func (s *Store[K, V]) Entomb(k K, r *Record[V]) {
-	if s.dense != nil {
-		return
-	}
 	g := &grave[K, V]{k: k, r: r}
 	for {
 		h := s.graves.Load()
@@ -170,7 +169,12 @@ func (s *Store[K, V]) bury(k K, r *Record[V], wm uint64) int {
 		return buryLater
 	}
 	r.lock.Store(lockDead) // publishes "removed" to readers, validators and lockers
-	s.m.Delete(k)
+	if s.dense != nil {
+		g, n := s.keys.split(k)
+		s.dense.remove(g, n, r)
+	} else {
+		s.m.Delete(k)
+	}
 	s.buried.Add(1)
 	return buryDone
 }

@@ -2,6 +2,8 @@ package mvcc
 
 import (
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"weak"
 )
@@ -85,22 +87,142 @@ func TestDeletedRecordsRemoved(t *testing.T) {
 	}
 }
 
-// TestDenseStoreKeepsRecords: Entomb does nothing in a WithDenseKeys store.
-func TestDenseStoreKeepsRecords(t *testing.T) {
+// TestDenseStoreRemovesRecords: in a WithDenseKeys store the record of a
+// deleted key leaves its run's array once the watermark passes it, as in a
+// hashed store; a run keeps its place in the index while it holds a record
+// and leaves it with its last one; writing a removed key again makes a new
+// record, in a new run when the old one left.
+func TestDenseStoreRemovesRecords(t *testing.T) {
 	d := NewDomain()
-	type key struct {
-		g [16]byte
-		n uint64
+	s := newDenseStore(d)
+	const n = 3*denseFirst + 5 // inline slots, the directory and two buckets
+	for g := range byte(2) {
+		for i := range uint64(n) {
+			commitOne(s, seqKey{group(g), i}, int(i), false)
+		}
 	}
-	s := NewStore[key, int](d, WithDenseKeys(
-		func(k key) ([16]byte, uint64) { return k.g, k.n },
-		func(g [16]byte, n uint64) key { return key{g, n} }))
-	k := key{n: 3}
-	commitOne(s, k, 1, false)
-	commitDelete(s, k)
+	old := d.NewSlot()
+	defer old.Close()
+	snap := old.Acquire()
+	r5 := s.Lookup(seqKey{group(0), 5})
+	for i := range uint64(n) {
+		commitDelete(s, seqKey{group(0), i})
+	}
+	commitDelete(s, seqKey{group(1), 2})
 	d.sweep(d.RefreshWatermark())
-	if r := s.Lookup(k); r == nil || r.Removed() || s.graveCount() != 0 {
-		t.Fatal("a dense store's record was removed or queued")
+	if s.Len() != 2*n || r5.Removed() || s.dense.groups() != 2 {
+		t.Fatalf("removed under an older snapshot: %d records, %d groups", s.Len(), s.dense.groups())
+	}
+	if v, _, ok := r5.Read(snap); !ok || v != 5 {
+		t.Fatalf("the old snapshot reads (0, 5) = %d, %v", v, ok)
+	}
+	old.Release()
+	d.sweep(d.RefreshWatermark())
+	if s.Len() != n-1 || s.Stats().Removed != n+1 || s.graveCount() != 0 {
+		t.Fatalf("after the watermark passed: %d records, stats %+v, graves %d", s.Len(), s.Stats(), s.graveCount())
+	}
+	if s.dense.groups() != 1 || s.Lookup(seqKey{group(0), 5}) != nil || !r5.Removed() {
+		t.Fatalf("group 0 lost every record but stays: %d groups", s.dense.groups())
+	}
+	if s.Lookup(seqKey{group(1), 2}) != nil || s.Lookup(seqKey{group(1), 3}) == nil {
+		t.Fatal("group 1: the wrong records left")
+	}
+	v := commitOne(s, seqKey{group(0), 5}, 55, false)
+	if r := s.Lookup(seqKey{group(0), 5}); r == nil || r == r5 || s.dense.groups() != 2 {
+		t.Fatalf("writing (0, 5) again: record %p (old %p), %d groups", r, r5, s.dense.groups())
+	} else if got, _, ok := r.Read(v); !ok || got != 55 {
+		t.Fatalf("new record reads %d, %v", got, ok)
+	}
+	if r := s.Lookup(seqKey{group(0), 4}); r != nil {
+		t.Fatal("a neighbour of the new record came back")
+	}
+}
+
+// TestDenseRemovedRecordInSlot: a creator that finds a removed record still
+// in its slot (its burier has not unlinked it yet) unlinks it and creates a
+// new one; the burier's unlink then does nothing, and the run's count stays
+// right: it leaves the index exactly when its last record goes.
+func TestDenseRemovedRecordInSlot(t *testing.T) {
+	s := newDenseStore(NewDomain())
+	k0, k1 := seqKey{group(3), 0}, seqKey{group(3), 1}
+	r0, r1 := s.LoadOrCreate(k0), s.LoadOrCreate(k1)
+	r0.lock.Store(lockDead) // removed, not yet unlinked
+	n0 := s.LoadOrCreate(k0)
+	if n0 == r0 || s.Lookup(k0) != n0 {
+		t.Fatal("LoadOrCreate returned a removed record")
+	}
+	s.dense.remove(k0.g, k0.n, r0) // the late burier
+	if s.Lookup(k0) != n0 || s.dense.groups() != 1 {
+		t.Fatal("the late burier unlinked the new record or closed the run")
+	}
+	run, _ := s.dense.runs.Load(k0.g)
+	if got := run.live.Load(); got != 2 {
+		t.Fatalf("live = %d with two records in the run", got)
+	}
+	for _, r := range []*Record[int]{n0, r1} {
+		r.lock.Store(lockDead)
+	}
+	s.dense.remove(k0.g, k0.n, n0)
+	if s.dense.groups() != 1 {
+		t.Fatal("the run left with a record in it")
+	}
+	s.dense.remove(k1.g, k1.n, r1)
+	if s.dense.groups() != 0 || run.live.Load() >= 0 {
+		t.Fatalf("the run stays after its last record: %d groups, live %d", s.dense.groups(), run.live.Load())
+	}
+	if n := s.LoadOrCreate(k1); n == r1 || s.dense.groups() != 1 {
+		t.Fatal("no new run for a new record")
+	} else if nr, _ := s.dense.runs.Load(k1.g); nr == run {
+		t.Fatal("the closed run came back")
+	}
+}
+
+// TestDenseCreateRacesRemoval: creators and a burier race on a few small
+// groups (every record removed as soon as it is made, so runs close and
+// open all the time); a creator's record must always be the one the index
+// holds until it is removed: none lands in a run that left the index.
+func TestDenseCreateRacesRemoval(t *testing.T) {
+	s := newDenseStore(NewDomain())
+	const workers, rounds = 4, 4000
+	type made struct {
+		k seqKey
+		r *Record[int]
+	}
+	toBury := make(chan made, 64)
+	var lost atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				k := seqKey{group(byte(i % 3)), uint64(w + workers*(i%3))}
+				r := s.LoadOrCreate(k)
+				if got := s.Lookup(k); got != r && !r.Removed() {
+					lost.Add(1) // r is live but the index does not reach it
+				}
+				if r.TryLock() {
+					r.lock.Store(lockDead)
+					toBury <- made{k, r}
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		for m := range toBury {
+			s.dense.remove(m.k.g, m.k.n, m.r)
+		}
+		close(done)
+	}()
+	wg.Wait()
+	close(toBury)
+	<-done
+	if lost.Load() != 0 {
+		t.Fatalf("%d live records the index did not reach", lost.Load())
+	}
+	if s.Len() != 0 || s.dense.groups() != 0 {
+		t.Fatalf("after every record was removed: %d records, %d groups", s.Len(), s.dense.groups())
 	}
 }
 

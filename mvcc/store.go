@@ -86,6 +86,9 @@ func WithPartitioner[K comparable](fn func(k K) uint64) StoreOption {
 // at sequence n allocates the group's array up to about 2n slots (8 bytes
 // each), so a store written at sequence 1<<40 would allocate terabytes.
 // Lookups of any sequence number are fine (an absent one costs nothing).
+// Records of deleted keys are removed as in a hashed store (see
+// [Store.Entomb]), and a group whose records are all removed leaves the
+// index with its array.
 // join(split(k)) must equal k. K must be the store's key type; NewStore
 // panics otherwise (a programming error, like WithPartitioner's). Map
 // options (WithPresize, WithMapOptions) do not apply to a dense store.
@@ -139,7 +142,7 @@ func WithPoolOptions(opts ...arena.PoolOption) StoreOption {
 // Records are created with LoadOrStore, so concurrent inserters of one key
 // get the same record and contend on its lock. The record of a deleted key
 // is removed from the map once the watermark passes its tombstone (see
-// [Store.Entomb]); a dense store keeps its records.
+// [Store.Entomb]), from a dense store's arrays too.
 type Store[K comparable, V any] struct {
 	d     *Domain
 	id    uint64
@@ -205,18 +208,18 @@ func NewStore[K comparable, V any](d *Domain, opts ...StoreOption) *Store[K, V] 
 		s.keys, s.dense = dk, newDenseIndex[V]()
 	} else {
 		s.m = lockfree.NewMap[K, *Record[V]](c.mapOpts...)
-		// The domain sweeps the store's graves while the store lives; it
-		// holds it weakly, so a store its users dropped is collected (a
-		// strong reference kept every store of a domain, records and all,
-		// alive with the domain, which transaction objects' cleanups keep
-		// alive for a few GC cycles after its engine is dropped).
-		ws := weak.Make(s)
-		d.addSweeper(func(wm uint64) {
-			if st := ws.Value(); st != nil {
-				st.sweep(wm)
-			}
-		})
 	}
+	// The domain sweeps the store's graves while the store lives; it holds
+	// it weakly, so a store its users dropped is collected (a strong
+	// reference kept every store of a domain, records and all, alive with
+	// the domain, which transaction objects' cleanups keep alive for a few
+	// GC cycles after its engine is dropped).
+	ws := weak.Make(s)
+	d.addSweeper(func(wm uint64) {
+		if st := ws.Value(); st != nil {
+			st.sweep(wm)
+		}
+	})
 	if c.partitioner != nil {
 		fn, ok := c.partitioner.(func(K) uint64)
 		if !ok {

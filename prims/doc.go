@@ -62,12 +62,11 @@
 // (mvcc.Store.Entomb): a workload that creates and deletes ever new keys or
 // runs does not grow with what it deleted. A transaction that still holds
 // such a record when it goes fails with ErrConflict and Update retries it.
-// Events and traces are the exception: they live in dense per-run arrays
-// (event sequence numbers and trace IDs are never reused), and a deleted
-// run's events and traces keep their records (tombstones, their values
-// released) for the life of the DB. Snapshots delay both: while a [DB.View]
-// or a transaction from [DB.Begin] is open, no version replaced or deleted
-// after it began can be freed; end transactions promptly.
+// Events and traces live in dense per-run arrays; their records leave in
+// the same way, and a deleted run's arrays go with its last record.
+// Snapshots delay both: while a [DB.View] or a transaction from [DB.Begin]
+// is open, no version replaced or deleted after it began can be freed; end
+// transactions promptly.
 //
 // # Aliasing rule
 //

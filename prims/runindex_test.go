@@ -643,16 +643,18 @@ func TestRunConcurrent(t *testing.T) {
 	})
 }
 
-// TestDeletedRunsGiveBackRecords: an agent that creates runs, writes KV keys
-// and state cells in them and deletes them does not keep a record per
-// deleted key, cell or key set: they leave their stores once no snapshot can
-// see them (mvcc.Store.Entomb). Events and traces live in dense stores,
-// which keep their records (see Memory in the package doc).
+// TestDeletedRunsGiveBackRecords: an agent that creates runs, writes KV keys,
+// state cells, events and traces in them and deletes them does not keep a
+// record per deleted key, cell, key set, event or trace: they leave their
+// stores once no snapshot can see them (mvcc.Store.Entomb), and a deleted
+// run's arrays in the dense event and trace stores go with its last record.
 func TestDeletedRunsGiveBackRecords(t *testing.T) {
 	db := openDB(t)
 	runs := db.Runs()
 	kv := must[*KVStore[int]](t)(NewKVStore[int](db, "kv"))
 	cells := must[*StateCell[int]](t)(NewStateCell[int](db, "cells"))
+	events := must[*EventLog[int]](t)(NewEventLog[int](db, "events"))
+	traces := db.Traces()
 	const n = 2000
 	for i := range n {
 		var id RunID
@@ -666,17 +668,33 @@ func TestDeletedRunsGiveBackRecords(t *testing.T) {
 					return err
 				}
 			}
-			_, err = cells.Init(tx, id, "plan", i)
-			return err
+			if _, err = cells.Init(tx, id, "plan", i); err != nil {
+				return err
+			}
+			for j := range 12 { // past the run's inline slots, into its array
+				if _, err := events.Append(tx, id, "step", j); err != nil {
+					return err
+				}
+			}
+			for range 3 {
+				if _, err := traces.Record(tx, id, Trace{Body: Decision{Chosen: "go"}}); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		mustUpdate(t, db, func(tx *Tx) error { return runs.Delete(tx, id) })
 	}
 	vals, keys, cellRecs := kv.vals.Stats(), kv.keys.s.Stats(), cells.cells.Stats()
-	t.Logf("after %d runs: kv values %d records (%d removed), key sets %d (%d removed), cells %d (%d removed)",
-		n, vals.Records, vals.Removed, keys.Records, keys.Removed, cellRecs.Records, cellRecs.Removed)
-	if vals.Records > 3*n/4 || keys.Records > n/4 || cellRecs.Records > n/4 {
-		t.Errorf("records of deleted runs stay: kv values %d (of %d written), key sets %d, cells %d (of %d)",
-			vals.Records, 3*n, keys.Records, cellRecs.Records, n)
+	evs, trs := events.events.Stats(), traces.items.Stats()
+	t.Logf("after %d runs: kv values %d records (%d removed), key sets %d (%d removed), cells %d (%d removed), "+
+		"events %d (%d removed), traces %d (%d removed)",
+		n, vals.Records, vals.Removed, keys.Records, keys.Removed, cellRecs.Records, cellRecs.Removed,
+		evs.Records, evs.Removed, trs.Records, trs.Removed)
+	if vals.Records > 3*n/4 || keys.Records > n/4 || cellRecs.Records > n/4 || evs.Records > 12*n/4 || trs.Records > 3*n/4 {
+		t.Errorf("records of deleted runs stay: kv values %d (of %d written), key sets %d, cells %d (of %d), "+
+			"events %d (of %d), traces %d (of %d)",
+			vals.Records, 3*n, keys.Records, cellRecs.Records, n, evs.Records, 12*n, trs.Records, 3*n)
 	}
 	mustView(t, db, func(tx *Tx) error {
 		if ids, err := runs.QueryByStatus(tx, Active); err != nil || len(ids) != 0 {

@@ -599,10 +599,30 @@ func TestScanPartition(t *testing.T) {
 // (so their records are removed and created again all the time) and keep
 // their number in a counter key, in the same transactions; read-only and
 // read-write scans must always find as many keys as the counter says, and
-// the final state must add up.
+// the final state must add up. It runs on a hashed store and on a dense
+// one (mvcc.WithDenseKeys: the small keys in two groups of four, whose runs
+// leave the index whenever all four are deleted).
 func TestRemovalUnderChurn(t *testing.T) {
+	const keys, counter = 8, 1000
+	split := func(k int) ([16]byte, uint64) {
+		if k < keys {
+			return [16]byte{1, byte(k % 2)}, uint64(k / 2)
+		}
+		return [16]byte{2}, uint64(k - counter)
+	}
+	join := func(g [16]byte, n uint64) int {
+		if g[0] == 1 {
+			return int(n)*2 + int(g[1])
+		}
+		return counter + int(n)
+	}
+	t.Run("store=hashed", func(t *testing.T) { testRemovalUnderChurn(t, nil) })
+	t.Run("store=dense", func(t *testing.T) { testRemovalUnderChurn(t, mvcc.WithDenseKeys(split, join)) })
+}
+
+func testRemovalUnderChurn(t *testing.T, opt mvcc.StoreOption) {
 	e := NewEngine()
-	s := NewStore[int, int](e)
+	s := NewStore[int, int](e, opt)
 	const keys, counter = 8, 1000
 	iters := scale(3000)
 	errMismatch := errors.New("scan disagrees with the counter")
