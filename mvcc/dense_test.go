@@ -185,3 +185,46 @@ func TestWithDenseKeysWrongType(t *testing.T) {
 	}()
 	NewStore[int, int](NewDomain(), WithDenseKeys(splitSeqKey, joinSeqKey))
 }
+
+// BenchmarkDenseLoadOrCreate: op=create makes new records, 64 per group
+// (an event log's appends: the inline slots, the directory and three
+// buckets), op=load finds existing ones. The creation path is where a
+// record reserves its place in the run (denseRun.live).
+func BenchmarkDenseLoadOrCreate(b *testing.B) {
+	const perGroup = 64
+	groups := make([][16]byte, 1<<12)
+	for i := range groups {
+		groups[i] = [16]byte{byte(i), byte(i >> 8), 0x5a}
+	}
+	b.Run("op=create", func(b *testing.B) {
+		b.ReportAllocs()
+		s := newDenseStore(NewDomain())
+		gen := 0
+		n := uint64(0)
+		for b.Loop() {
+			s.LoadOrCreate(seqKey{groups[gen%len(groups)], n})
+			if n++; n == perGroup {
+				n = 0
+				if gen++; gen%len(groups) == 0 { // start over in a new store
+					b.StopTimer()
+					s = newDenseStore(NewDomain())
+					b.StartTimer()
+				}
+			}
+		}
+	})
+	b.Run("op=load", func(b *testing.B) {
+		b.ReportAllocs()
+		s := newDenseStore(NewDomain())
+		for _, g := range groups[:64] {
+			for n := range uint64(perGroup) {
+				s.LoadOrCreate(seqKey{g, n})
+			}
+		}
+		i := 0
+		for b.Loop() {
+			s.LoadOrCreate(seqKey{groups[(i/perGroup)%64], uint64(i % perGroup)})
+			i++
+		}
+	})
+}

@@ -16,14 +16,15 @@ import "slices"
 //  2. A participant whose Slot.NoteCommit refreshes the watermark (about
 //     once per refreshEvery commits, no locks held) then sweeps every
 //     store of the domain that has graves ([Domain.sweep]): it takes the
-//     whole list with one Swap into the store's backlog and, for at most
-//     maxBury graves, buries the record (Store.bury) or keeps the grave
-//     for a later sweep.
+//     whole list with one Swap into the store's backlog and, for up to
+//     half the backlog, oldest first (see maxBury), buries the record
+//     (Store.bury) or keeps the grave for a later sweep.
 //  3. Bury: TryLock the record (a committer holds it: later); if the head
 //     is no longer a tombstone, unlock and drop the grave (a later delete
 //     pushes a new one); if the tombstone is above the watermark, unlock
-//     and try later. Otherwise store lockDead in the lock word and delete
-//     the key from the map. The record stays locked for ever.
+//     and try later (and end this sweep). Otherwise store lockDead in the
+//     lock word and delete the key from the map. The record stays locked
+//     for ever.
 //
 // Why that is safe. A reader (Record.Read) never waits on lockDead: its
 // pending version is above every snapshot; it reads the tombstone: absent,
@@ -73,7 +74,8 @@ type sweeper struct {
 // bury results.
 const (
 	buryDone  = iota // removed, or no longer a candidate: drop the grave
-	buryLater        // not yet: keep the grave for a later sweep
+	buryLater        // a committer holds the record: keep the grave for a later sweep
+	buryAbove        // the tombstone is above the watermark: keep it, and stop the sweep
 )
 
 // Entomb tells the store that r, k's record, now has a tombstone at its
@@ -103,20 +105,39 @@ func (s *Store[K, V]) Entomb(k K, r *Record[V]) {
 	}
 }
 
-// maxBury bounds the graves one sweep of one store examines, so that a
-// committer whose refresh finds the graves of a large deletion (a run with
-// 100,000 keys) does not stall for milliseconds: a burial costs about 250
-// ns on the 2-core VM (lock, dead store, map delete, mostly cache misses on
-// long-untouched lines; 3.4% of a kvstore_delete profile), so a sweep
-// takes at most about 64 us. The rest wait for later sweeps; every
-// participant sweeps about once per refreshEvery commits, so removal keeps
-// up with about two deletions per commit.
-const maxBury = 256
+// maxBury and maxBuryBurst bound the graves one sweep of one store
+// examines: half the backlog, but at least maxBury and at most
+// maxBuryBurst. A burial costs about 250 ns on the 2-core VM (lock, dead
+// store, unlink, mostly cache misses on long-untouched lines; 3.4% of a
+// kvstore_delete profile).
+//
+// Why half the backlog: every participant sweeps about once per
+// refreshEvery commits, so a fixed 256 kept up with only about two
+// deletions per commit. A run deleted with its 20 events and 5 traces is 25
+// graves in one store pair per commit, and the backlog grew without bound
+// (5,000 such runs created and deleted left 2.3 MB behind, 20,000 left 19.6
+// MB). Burying half of it keeps the backlog at about twice what arrives
+// between two sweeps, whatever the rate, so the work is proportional to the
+// deletions (amortized one burial per deleted key, as it must be).
+//
+// Why the bounds: the first sweep after a large deletion (a run with
+// 100,000 keys) would otherwise stall its committer for milliseconds;
+// maxBuryBurst caps one sweep at about 1 ms and still keeps up with about
+// 32 deletions per commit on average, sustained. maxBury keeps a small
+// backlog from waiting for many sweeps.
+const (
+	maxBury      = 256
+	maxBuryBurst = 4096
+)
 
 // sweep is step 2 for one store: with the store's sweep flag held (one
 // sweeper at a time; others skip), it moves the pushed graves to the
-// backlog, oldest first, and examines up to maxBury graves from the front
-// of the backlog, keeping those not ready.
+// backlog, oldest first, and examines graves from the front of the
+// backlog (see maxBury for how many), keeping those not ready. It stops
+// at the first grave whose tombstone is above the watermark: the graves
+// behind it were pushed later and are almost all above it too, so a
+// snapshot that holds the watermark back (a long View) costs a sweep one
+// look, not a walk over a growing backlog.
 func (s *Store[K, V]) sweep(wm uint64) {
 	if s.graves.Load() == nil && s.backlogN.Load() == 0 {
 		return
@@ -130,17 +151,28 @@ func (s *Store[K, V]) sweep(wm uint64) {
 		s.backlog = append(s.backlog, grave[K, V]{k: g.k, r: g.r})
 	}
 	slices.Reverse(s.backlog[first:]) // the stack gave them newest first
-	n := min(len(s.backlog), maxBury)
+	n := min(len(s.backlog), max(maxBury, min(len(s.backlog)/2, maxBuryBurst)))
 	kept := 0
-	for i := range n {
-		if g := s.backlog[i]; s.bury(g.k, g.r, wm) == buryLater {
-			s.backlog[kept] = g
-			kept++
+	i := 0
+	for ; i < n; i++ {
+		g := s.backlog[i]
+		res := s.bury(g.k, g.r, wm)
+		if res == buryDone {
+			continue
+		}
+		s.backlog[kept] = g
+		kept++
+		if res == buryAbove {
+			i++
+			break
 		}
 	}
-	m := kept + copy(s.backlog[kept:], s.backlog[n:])
+	m := kept + copy(s.backlog[kept:], s.backlog[i:])
 	clear(s.backlog[m:]) // drop the references of the graves dealt with
 	s.backlog = s.backlog[:m]
+	if c := cap(s.backlog); c > 1024 && m < c/4 {
+		s.backlog = slices.Clone(s.backlog) // give back what a large deletion made it grow to
+	}
 	s.backlogN.Store(int64(m))
 	if m > 0 {
 		s.d.graves.Store(true) // work left for a later sweep
@@ -166,7 +198,7 @@ func (s *Store[K, V]) bury(k K, r *Record[V], wm uint64) int {
 	}
 	if h.ver > wm {
 		r.Unlock() // a snapshot below the tombstone may still read older versions
-		return buryLater
+		return buryAbove
 	}
 	r.lock.Store(lockDead) // publishes "removed" to readers, validators and lockers
 	if s.dense != nil {

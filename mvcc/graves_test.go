@@ -36,7 +36,9 @@ func TestDeletedRecordsRemoved(t *testing.T) {
 
 	wm := d.RefreshWatermark()
 	d.sweep(wm)
-	if s.Lookup("a") != ra || ra.Removed() || s.graveCount() != 1 {
+	// a's grave is above the watermark: kept, and the sweep stops there
+	// (b's stale grave behind it waits for the next sweep).
+	if s.Lookup("a") != ra || ra.Removed() || s.graveCount() != 2 {
 		t.Fatalf("removed under an older snapshot (wm %d, tombstone %d): lookup %p, graves %d",
 			wm, va, s.Lookup("a"), s.graveCount())
 	}
@@ -226,37 +228,88 @@ func TestDenseCreateRacesRemoval(t *testing.T) {
 	}
 }
 
-// TestSweepBounded: one sweep of a store examines at most maxBury graves,
-// oldest first; later sweeps remove the rest.
+// TestSweepBounded: one sweep of a store buries half its backlog, oldest
+// first, but at least maxBury and at most maxBuryBurst graves; later
+// sweeps remove the rest.
 func TestSweepBounded(t *testing.T) {
+	for _, tc := range []struct{ n, first int }{
+		{maxBury + 10, maxBury},          // small backlog: maxBury
+		{4 * maxBury, 2 * maxBury},       // half
+		{3 * maxBuryBurst, maxBuryBurst}, // a large deletion: the burst cap
+		{maxBury / 2, maxBury / 2},       // fewer than maxBury: all
+	} {
+		d := NewDomain()
+		s := NewStore[int, int](d)
+		for k := range tc.n {
+			commitOne(s, k, k, false)
+			commitDelete(s, k)
+		}
+		wm := d.RefreshWatermark()
+		d.sweep(wm)
+		if got := s.graveCount(); got != tc.n-tc.first || s.Stats().Removed != uint64(tc.first) {
+			t.Fatalf("n=%d: after one sweep: %d graves, %d removed; want %d, %d",
+				tc.n, got, s.Stats().Removed, tc.n-tc.first, tc.first)
+		}
+		if s.Lookup(0) != nil || s.Lookup(tc.first-1) != nil || (tc.first < tc.n) != (s.Lookup(tc.first) != nil) {
+			t.Fatalf("n=%d: the first sweep did not take the oldest graves", tc.n)
+		}
+		for range 8 {
+			d.sweep(wm)
+		}
+		if got := s.graveCount(); got != 0 || s.Len() != 0 || s.Stats().Removed != uint64(tc.n) {
+			t.Fatalf("n=%d: after more sweeps: %d graves, %d records, %d removed", tc.n, got, s.Len(), s.Stats().Removed)
+		}
+		if tc.n == 3*maxBuryBurst && cap(s.backlog) > 1024 {
+			t.Errorf("the emptied backlog keeps capacity %d", cap(s.backlog))
+		}
+		// With nothing left the domain's flag is clear, so refreshes walk
+		// no store; the next delete sets it.
+		if d.graves.Load() {
+			t.Error("the domain's graves flag is set with no graves left")
+		}
+		commitDelete(s, 0)
+		if !d.graves.Load() {
+			t.Error("a delete into an empty grave list did not set the domain's flag")
+		}
+	}
+}
+
+// TestSweepStopsAboveWatermark: a snapshot holds the watermark below new
+// tombstones; a sweep buries the graves below it and stops at the first
+// one above it, examining none of the graves behind it, and a later sweep
+// after the snapshot ends buries the rest.
+func TestSweepStopsAboveWatermark(t *testing.T) {
 	d := NewDomain()
 	s := NewStore[int, int](d)
-	const n = 2*maxBury + 100
-	for k := range n {
+	for k := range 10 {
 		commitOne(s, k, k, false)
 		commitDelete(s, k)
 	}
-	wm := d.RefreshWatermark()
-	d.sweep(wm)
-	if got := s.graveCount(); got != n-maxBury || s.Stats().Removed != maxBury {
-		t.Fatalf("after one sweep: %d graves, %d removed; want %d, %d", got, s.Stats().Removed, n-maxBury, maxBury)
+	pin := d.NewSlot()
+	defer pin.Close()
+	pin.Acquire()
+	for k := 10; k < 1000; k++ {
+		commitOne(s, k, k, false)
+		commitDelete(s, k)
 	}
-	if s.Lookup(0) != nil || s.Lookup(maxBury-1) != nil || s.Lookup(maxBury) == nil {
-		t.Fatal("the first sweep did not take the oldest graves")
+	// Hold one record's lock behind the first above-watermark grave: a
+	// sweep that walked past that grave would return it as buryLater.
+	r := s.Lookup(500)
+	r.TryLock()
+	d.sweep(d.RefreshWatermark())
+	if s.Stats().Removed != 10 || s.graveCount() != 990 {
+		t.Fatalf("with a snapshot pinning: %d removed, %d graves; want 10, 990", s.Stats().Removed, s.graveCount())
 	}
-	d.sweep(wm)
-	d.sweep(wm)
-	if got := s.graveCount(); got != 0 || s.Len() != 0 || s.Stats().Removed != n {
-		t.Fatalf("after three sweeps: %d graves, %d records, %d removed", got, s.Len(), s.Stats().Removed)
+	if s.backlog[0].k != 10 || s.backlog[len(s.backlog)-1].k != 999 {
+		t.Fatalf("the backlog lost its order: %d .. %d", s.backlog[0].k, s.backlog[len(s.backlog)-1].k)
 	}
-	// With nothing left the domain's flag is clear, so refreshes walk no
-	// store; the next delete sets it.
-	if d.graves.Load() {
-		t.Error("the domain's graves flag is set with no graves left")
+	r.Unlock()
+	pin.Release()
+	for range 8 {
+		d.sweep(d.RefreshWatermark())
 	}
-	commitDelete(s, 0)
-	if !d.graves.Load() {
-		t.Error("a delete into an empty grave list did not set the domain's flag")
+	if s.Stats().Removed != 1000 || s.graveCount() != 0 || s.Len() != 0 {
+		t.Fatalf("after the snapshot ended: %d removed, %d graves, %d records", s.Stats().Removed, s.graveCount(), s.Len())
 	}
 }
 
