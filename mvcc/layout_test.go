@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -136,4 +137,23 @@ func TestPoolsApart(t *testing.T) {
 		}
 	}
 	t.Logf("%d pools kept, %d spacers", len(s.pools), len(s.spacers))
+}
+
+// TestVersionNextLayout: version.initNext writes next's pointer word
+// through a plain pointer, which relies on atomic.Pointer[T] being exactly
+// one pointer at offset 0; a node set that way reads back through Load.
+func TestVersionNextLayout(t *testing.T) {
+	var ap atomic.Pointer[version[int]]
+	if unsafe.Sizeof(ap) != unsafe.Sizeof(uintptr(0)) {
+		t.Fatalf("atomic.Pointer is %d bytes, not one pointer", unsafe.Sizeof(ap))
+	}
+	var n, p version[int]
+	n.initNext(&p)
+	if n.next.Load() != &p {
+		t.Fatal("initNext's store does not read back through next.Load")
+	}
+	n.initNext(nil)
+	if n.next.Load() != nil {
+		t.Fatal("initNext(nil) left a pointer")
+	}
 }
