@@ -305,6 +305,13 @@ func (d *Domain) CommitVersion(floor uint64) uint64 {
 	}
 }
 
+// PendingFloor returns a lower bound of the version that a later
+// [Domain.CommitVersion] call returns: (t+1)<<SeqBits for the clock's tick
+// t now. Ticks never decrease, and CommitVersion returns at least
+// (t'+1)<<SeqBits for the tick t' >= t it reads. A committer reads it
+// before locking and locks with it ([Record.TryLockAt]).
+func (d *Domain) PendingFloor() uint64 { return (d.clock.Load()>>1 + 1) << SeqBits }
+
 // NextVersion takes a version above every version installed or being
 // installed on a record the caller has locked, and above every snapshot
 // acquired so far, and marks the clock dirty so that later fresh snapshots

@@ -153,6 +153,17 @@ const lockedUnknown = 1
 // holder's installation.
 func (r *Record[V]) TryLock() bool { return r.lock.CompareAndSwap(0, lockedUnknown) }
 
+// TryLockAt tries once to lock the record for a committer whose commit
+// version will be at least low ([Domain.PendingFloor], read before this
+// call); it never waits. The lock word carries low as the pending version
+// from the start: a reader with a snapshot below low knows the commit is
+// not one it must see and does not wait, which is what SetPending would
+// tell it, without a second store (a full fence per written record). A
+// reader at or above low waits for the unlock, which is always safe, even
+// when the version turns out higher. The CAS from 0 acquires the previous
+// holder's installation.
+func (r *Record[V]) TryLockAt(low uint64) bool { return r.lock.CompareAndSwap(0, LockWord(low)) }
+
 // SetPending publishes the lock holder's commit version v into the lock
 // word, so that readers with a snapshot below v stop waiting for it. The
 // holder must have taken its clock step ([Domain.CommitVersion]) first.
@@ -239,9 +250,21 @@ func (r *Record[V]) Read(snap uint64) (val V, ver uint64, ok bool) {
 // commit validation (the head it would be validated against is not the
 // version returned), so package txn extends its snapshot instead (see
 // [Slot.Extend]) and reads again.
+//
+// Unlike Read it waits for any committer that holds the record (not only
+// for one whose version it must see): what it would read past the lock is
+// about to be replaced, and a read-write transaction that read it could
+// only fail validation and run again; waiting for the install and
+// extending reads the new version instead. It never waits for a removed
+// record (lockDead), which no one unlocks. Measured on the 2-core VM, Tier
+// D same-key cases, 3 rounds each (1 s protocol): with committers
+// announcing their version floor from the lock CAS on (TryLockAt), readers
+// that skipped the wait saw max attempts rise from 5-7 to 8-16; waiting
+// for any lock brought them back to 5-7, with the same throughput and
+// retry rate and eventlog/4's p99/mean at 8.7-9.0 (8.7-10.5 before).
 func (r *Record[V]) ReadAt(snap uint64) (val V, ver uint64, ok, stale bool) {
-	if w := r.lock.Load(); w&1 != 0 && w>>1 <= snap {
-		r.wait(snap)
+	if w := r.lock.Load(); w&1 != 0 && w != lockDead {
+		r.wait(waitAnyLock)
 	}
 	chaos.Yield("mvcc.record.read.checked")
 	h := r.head.Load()
@@ -259,16 +282,21 @@ func (r *Record[V]) ReadAt(snap uint64) (val V, ver uint64, ok, stale bool) {
 	return val, 0, false, stale
 }
 
+// waitAnyLock is the snapshot that makes wait return only at an unlock (or
+// a removal): every pending version is at most it, and lockDead's is above.
+const waitAnyLock = lockDead>>1 - 1
+
 // wait is step 1 of Read.
 //
 // The first pausedPolls re-reads are spaced by a growing pause (1, 2, 4,
 // ... loop iterations, about 2 µs in all) that touches no shared memory;
 // the rest follow each other at once. Each read pulls the record's line to
-// the reader's core, and the committer, which writes that line several
-// times while it holds the lock (pending version, head, unlock), must take
-// it back every time: leaving it alone for the first microseconds lets the
-// commit finish sooner, and polling at full rate afterwards keeps the
-// reader from missing the unlock (which made pausing throughout unfair).
+// the reader's core, and the committer, which writes that line more than
+// once while it holds the lock (head, unlock, now and then the pending
+// version), must take it back every time: leaving it alone for the first
+// microseconds lets the commit finish sooner, and polling at full rate
+// afterwards keeps the reader from missing the unlock (which made pausing
+// throughout unfair).
 func (r *Record[V]) wait(snap uint64) {
 	for i := 0; ; i++ {
 		w := r.lock.Load()

@@ -443,7 +443,7 @@ func (s *Store[K, V]) Install(r *Record[V], ver uint64, val V, tomb bool, hint i
 	}
 	n.ver, n.val, n.tomb = ver, val, tomb
 	n.initNext(r.head.Load()) // n is private until step 3
-	r.head.Store(n)             // (3) publishes n
+	r.head.Store(n)           // (3) publishes n
 	chaos.Yield("mvcc.install.published")
 }
 

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -451,5 +452,117 @@ func TestInstallStealsFromAnotherShard(t *testing.T) {
 	}
 	if s.avail.Load()&1 != 0 {
 		t.Fatal("a steal that found shard 0 empty left its bit set")
+	}
+}
+
+// TestPendingFloorBoundsCommitVersion: the floor a committer locks with
+// (PendingFloor, read before locking) never exceeds the version its later
+// CommitVersion returns, whatever the clock does in between (clean or dirty
+// clock, fresh snapshots advancing it, other commits, a record's floor
+// above the clock); and a record locked with it makes readers below the
+// floor read at once and readers at or above it wait for the unlock.
+func TestPendingFloorBoundsCommitVersion(t *testing.T) {
+	d := NewDomain()
+	rng := rand.New(rand.NewPCG(3, 5))
+	slot := d.NewSlot()
+	defer slot.Close()
+	for i := range 2000 {
+		low := d.PendingFloor()
+		for range rng.IntN(3) { // what other goroutines might do meanwhile
+			switch rng.IntN(3) {
+			case 0:
+				slot.Acquire() // a fresh snapshot advances a dirty clock
+				slot.Release()
+			case 1:
+				d.CommitVersion(0)
+			case 2:
+				d.NextVersion()
+			}
+		}
+		var floor uint64
+		if i%7 == 0 {
+			floor = low + uint64(rng.IntN(1000))
+		}
+		if v := d.CommitVersion(floor); v < low || v < floor {
+			t.Fatalf("round %d: CommitVersion(%d) = %d below the pending floor %d", i, floor, v, low)
+		}
+	}
+
+	s := NewStore[int, int](d)
+	commitOne(s, 1, 100, false)
+	below := slot.Acquire()
+	r := s.Lookup(1)
+	low := d.PendingFloor()
+	if below >= low || !r.TryLockAt(low) || r.TryLock() || r.Lock() != LockWord(low) {
+		t.Fatalf("snapshot %d, floor %d, lock word %#x", below, low, r.Lock())
+	}
+	if v, _, ok := r.Read(below); !ok || v != 100 { // must not wait: the lock is never released before it returns
+		t.Fatalf("reader below the floor got %d, %v", v, ok)
+	}
+	slot.Release()
+	v := d.CommitVersion(0)
+	late := d.NewSlot()
+	defer late.Close()
+	at := late.Acquire() // fresh: advances the clock, so at >= v >= low
+	got := make(chan int)
+	go func() { x, _, _ := r.Read(at); got <- x }()
+	select {
+	case x := <-got:
+		t.Fatalf("reader at %d >= floor %d returned %d while the commit was pending", at, low, x)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.Install(r, v, 200, false, 0)
+	r.Unlock()
+	if x := <-got; x != 200 {
+		t.Fatalf("reader at or above the floor got %d, want 200", x)
+	}
+}
+
+// TestReadAtWaitsForAnyLock: a read-write read (ReadAt) waits for a
+// committer that holds the record even when its pending version is above
+// the snapshot (what it would read is about to be replaced), then reports
+// the read stale; it never waits for a removed record.
+func TestReadAtWaitsForAnyLock(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, int](d)
+	commitOne(s, 1, 100, false)
+	slot := d.NewSlot()
+	defer slot.Close()
+	snap := slot.Acquire()
+	r := s.Lookup(1)
+	low := d.PendingFloor()
+	if snap >= low || !r.TryLockAt(low) {
+		t.Fatalf("snapshot %d, floor %d", snap, low)
+	}
+	type res struct {
+		v            int
+		stale, early bool
+	}
+	var installed atomic.Bool
+	got := make(chan res)
+	go func() {
+		v, _, _, stale := r.ReadAt(snap)
+		got <- res{v, stale, !installed.Load()}
+	}()
+	select {
+	case x := <-got:
+		t.Fatalf("ReadAt returned %+v while a committer held the record", x)
+	case <-time.After(20 * time.Millisecond):
+	}
+	installed.Store(true)
+	s.Install(r, d.CommitVersion(0), 200, false, 0)
+	r.Unlock()
+	if x := <-got; x.early || !x.stale || x.v != 100 {
+		t.Fatalf("ReadAt after the install = %+v; want the old value, stale", x)
+	}
+	// A removed record: no wait.
+	commitDelete(s, 1)
+	slot.Release()
+	d.sweep(d.RefreshWatermark())
+	if !r.Removed() {
+		t.Fatal("setup: the record was not removed")
+	}
+	if _, _, ok, _ := r.ReadAt(d.Now()); ok {
+		t.Fatal("a removed record reads as present")
 	}
 }

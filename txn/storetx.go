@@ -273,10 +273,10 @@ func (p *storeTx[K, V]) watch(mask uint64) {
 	p.scanMask |= mask
 }
 
-func (p *storeTx[K, V]) lock() (floor uint64, ok bool) {
+func (p *storeTx[K, V]) lock(low uint64) (floor uint64, ok bool) {
 	for i := range p.writes {
 		w := &p.writes[i]
-		if !w.r.TryLock() {
+		if !w.r.TryLockAt(low) {
 			return 0, false
 		}
 		p.nlocked++

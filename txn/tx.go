@@ -132,10 +132,11 @@ type participant interface {
 	// commit of a transaction that wrote nothing, and Update's handling of
 	// a failed closure use it.
 	check() error
-	// lock try-locks every record of the write set, bumping the phantom
-	// counter of each key whose existence changes; false if one was busy.
-	// floor is 1 + the newest installed version among the records locked.
-	lock() (floor uint64, ok bool)
+	// lock try-locks every record of the write set with pending version
+	// low (mvcc.Record.TryLockAt), bumping the phantom counter of each key
+	// whose existence changes; false if one was busy. floor is 1 + the
+	// newest installed version among the records locked.
+	lock(low uint64) (floor uint64, ok bool)
 	// publish stores the commit version v into every held lock word.
 	publish(v uint64)
 	// validate checks the read set, absent-key reads and scans while the
@@ -316,16 +317,25 @@ func (st *txState) readsValid() bool {
 //     holder never waits for a transaction that waits for it.
 //  1. Lock the write set with no-wait try-locks, store by store; a busy
 //     record aborts (unlock what was taken, ErrConflict), so there is no
-//     deadlock and no waiting. While holding each lock, bump the phantom
+//     deadlock and no waiting. Each lock word carries low =
+//     Domain.PendingFloor(), read just before: a lower bound of the
+//     version step 2 takes, so readers with snapshots below it do not wait
+//     for this commit (it cannot be theirs to see) and readers at or above
+//     it wait for the unlock. While holding each lock, bump the phantom
 //     counter of a key that the commit inserts or deletes (before the
 //     clock step; see mvcc.Store for why that order matters), and note
 //     the record's newest installed version.
 //  2. v := Domain.CommitVersion(1 + the newest version noted): the clock
 //     step, the commit point. It reads the clock (and writes it only when
 //     it is clean or a record ran out of seqs; see mvcc.Domain), after
-//     every write is locked and before any read is validated. Then publish
-//     v into every held lock word (after the clock step, so a reader that
-//     finds v above its snapshot and extends gets a snapshot >= v).
+//     every write is locked and before any read is validated. v >= low
+//     always (ticks never decrease). Only when v > low (the clock moved
+//     since low was read, or a record's floor raised v), publish v into
+//     every held lock word (after the clock step, so a reader that finds v
+//     above its snapshot and extends gets a snapshot >= v), so that
+//     readers between low and v stop waiting; when v == low (nearly
+//     always) the locks already say it, and a second store per record (a
+//     full fence each) is saved.
 //  3. Validate: every record read still has the head version observed and
 //     is not locked by another committer (locked and not in this
 //     transaction's write set: the lock word cannot tell, versions being
@@ -338,7 +348,7 @@ func (st *txState) readsValid() bool {
 //  5. unlock its record right after. Installing and unlocking record by
 //     record is safe: a fresh snapshot S >= v had its clock advance after
 //     step 2, so it meets a record not yet installed locked with pending
-//     v <= S and waits for it.
+//     low <= v <= S (or v itself) and waits for it.
 //  6. Release the snapshot (already after step 3: validation is its last
 //     use, and a snapshot held through long installs would pin the GC
 //     watermark), count the commit for version GC (mvcc.Slot.NoteCommit),
@@ -382,8 +392,9 @@ func (st *txState) commit() error {
 	}
 	chaos.Yield("txn.commit.prechecked")
 	var floor uint64
+	low := st.e.d.PendingFloor()
 	for _, a := range st.active { // (1)
-		f, ok := a.p.lock()
+		f, ok := a.p.lock(low)
 		if !ok {
 			st.unlockAll()
 			st.finish(0)
@@ -394,8 +405,10 @@ func (st *txState) commit() error {
 	chaos.Yield("txn.commit.locked")
 	v := st.e.d.CommitVersion(floor) // (2)
 	chaos.Yield("txn.commit.versioned")
-	for _, a := range st.active {
-		a.p.publish(v)
+	if v != low { // the locks announce low <= v; readers between wait needlessly unless told v
+		for _, a := range st.active {
+			a.p.publish(v)
+		}
 	}
 	chaos.Yield("txn.commit.published")
 	for _, a := range st.active { // (3)
