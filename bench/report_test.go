@@ -219,6 +219,16 @@ func TestFormatting(t *testing.T) {
 	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
 		t.Errorf("median = %v", got)
 	}
+	// Progress lines of size cases print the case's own unit and figure
+	// (they printed every size as "0.0 B/entry" from the wrong metric).
+	ev := runItem{c: &Case{Name: "mem_bytes_per_event", Metric: "B/event"}}
+	if got := progressFigure(ev, Figure{Metrics: map[string]float64{"B/event": 171.1}}); got != "171.1 B/event" {
+		t.Errorf("progress of a B/event case = %q", got)
+	}
+	peer := runItem{p: &PeerCase{Op: "mem"}, family: "Peers/"}
+	if got := progressFigure(peer, Figure{Metrics: map[string]float64{"B/entry": 38.9}}); got != "38.9 B/entry" {
+		t.Errorf("progress of a peer mem case = %q", got)
+	}
 }
 
 // The closing assessment names the cases whose hard gate failed, whatever

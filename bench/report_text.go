@@ -383,7 +383,11 @@ func progressFigure(it runItem, f Figure) string {
 	case f.Failed:
 		return "FAILED"
 	case it.isSize():
-		return fmt.Sprintf("%.1f B/entry", f.Metrics["B/entry"])
+		unit := "B/entry" // peers' mem cases
+		if it.c != nil {
+			unit = it.c.Metric // B/entry, B/event, B/trace, B/run
+		}
+		return fmt.Sprintf("%.1f %s", f.Metrics[unit], unit)
 	}
 	return fmt.Sprintf("%s, %s allocs/op", fmtNs(f.NsPerOp), fmtCount(f.AllocsPerOp))
 }
