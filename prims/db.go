@@ -22,10 +22,6 @@ type DB struct {
 	// closed is set once by Close; every operation checks it first.
 	closed atomic.Bool
 
-	// txs pools the *Tx handed to Update and View closures (valid only
-	// while the closure runs), so that those calls allocate nothing.
-	txs sync.Pool
-
 	// mu guards stores and the writers of hooks and comps.
 	mu sync.Mutex
 	// stores is the namespace of named stores (KV stores, event logs,
@@ -80,7 +76,6 @@ func Open(opts ...Option) (*DB, error) {
 		retry:  c.retry,
 		stores: make(map[string]namedStore),
 	}
-	db.txs.New = func() any { return &Tx{db: db} }
 	return db, nil
 }
 
@@ -153,14 +148,25 @@ func (db *DB) Update(fn func(tx *Tx) error) error {
 	if err := db.usable(fn); err != nil {
 		return err
 	}
-	t := db.txs.Get().(*Tx)
-	_, err := db.e.UpdateN(db.retry, func(tx txn.Tx) error {
-		t.reset(tx)
-		return fn(t)
-	})
-	t.reset(txn.Tx{})
-	db.txs.Put(t)
+	_, err := db.e.UpdateN(db.retry, func(tx txn.Tx) error { return fn(db.handle(tx)) })
 	return err
+}
+
+// handle returns the *Tx for tx, a live transaction of db's engine: the one
+// kept with tx's pooled object (txn.Tx.Attached), made the handle of tx, or
+// a new one the first time. It replaced a sync.Pool of handles (a Get and a
+// Put per View or Update). A handle a closure kept past its return is dead
+// (its txn.Tx names an ended incarnation) until the object serves another
+// transaction, as it was with the pool: do not keep it.
+func (db *DB) handle(tx txn.Tx) *Tx {
+	slot := tx.Attached()
+	t, _ := (*slot).(*Tx)
+	if t == nil || t.db != db {
+		t = &Tx{db: db}
+		*slot = t
+	}
+	t.reset(tx)
+	return t
 }
 
 // View runs fn in a read-only transaction: one consistent snapshot of every
@@ -172,14 +178,7 @@ func (db *DB) View(fn func(tx *Tx) error) error {
 	if err := db.usable(fn); err != nil {
 		return err
 	}
-	t := db.txs.Get().(*Tx)
-	err := db.e.View(func(tx txn.Tx) error {
-		t.reset(tx)
-		return fn(t)
-	})
-	t.reset(txn.Tx{})
-	db.txs.Put(t)
-	return err
+	return db.e.View(func(tx txn.Tx) error { return fn(db.handle(tx)) })
 }
 
 func (db *DB) usable(fn func(*Tx) error) error {

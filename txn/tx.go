@@ -43,6 +43,21 @@ func (tx Tx) live() *txState {
 	return nil
 }
 
+// Attached returns the slot of a value that a layer above txn keeps with
+// the transaction's pooled object from one transaction to the next (package
+// prims keeps its *prims.Tx handle there, instead of taking one from a
+// pool of its own for every transaction: two sync.Pool operations fewer
+// per View or Update). The value belongs to the object, not to one
+// transaction: whoever runs a transaction on the object may read and
+// replace it during the transaction, and it must not carry anything one
+// transaction needs after it ends. nil if tx is dead.
+func (tx Tx) Attached() *any {
+	if st := tx.live(); st != nil {
+		return &st.attached
+	}
+	return nil
+}
+
 // Snapshot returns the transaction's snapshot (a clock bound, see
 // mvcc.Domain; 0 if tx is dead). A read-write transaction's snapshot moves
 // forward when it is extended (see the package documentation).
@@ -203,7 +218,10 @@ type txState struct {
 	active []activePart // participants of this transaction; starts in abuf
 	abuf   [2]activePart
 	cache  []activePart // every participant built by this object
-	_      cacheline.Pad128
+	// attached is the value a layer above keeps with this object across
+	// transactions (Tx.Attached); only the object's current owner touches it.
+	attached any
+	_        cacheline.Pad128
 }
 
 // maxExtensions bounds the snapshot extensions of one transaction: each
