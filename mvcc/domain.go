@@ -119,8 +119,10 @@ func Tick(v uint64) uint64 { return v >> SeqBits }
 //  2. A commit with V <= S therefore accessed C before E, and locked its
 //     write set before that (I3): before the reader read any record. The
 //     reader meets each of its records either still locked, with the
-//     pending version unknown or <= S, and waits for the installation (see
-//     [Record.Read]), or installed. So it sees all of the commit.
+//     pending version unknown, the committer's floor (a lower bound of V,
+//     see [Domain.PendingFloor]) or V itself, so <= S, and waits for the
+//     installation (see [Record.Read]), or installed. So it sees all of
+//     the commit.
 //  3. A commit that returned before the reader began left C as in I2; the
 //     reader's step 1 either found C clean with t >= Tick(V) or advanced a
 //     dirty t >= Tick(V)-1 by one: S >= bound(Tick(V)) >= V. It sees it.
