@@ -500,6 +500,10 @@ type StoreStats struct {
 	Records int
 	// Removed is the number of records of deleted keys removed so far.
 	Removed uint64
+	// Groups is, for a dense store (WithDenseKeys), the number of groups
+	// (runs) in its index: each holds its records' arrays, and leaves with
+	// its last record. 0 for a hashed store.
+	Groups int
 	// Pool sums the version-node pools' counters. Pool.Retired is the
 	// number of unlinked versions waiting for the watermark to pass them
 	// (a forgotten snapshot makes it grow); Pool.Reused counts versions
@@ -510,6 +514,9 @@ type StoreStats struct {
 // Stats returns the store's figures.
 func (s *Store[K, V]) Stats() StoreStats {
 	st := StoreStats{Records: s.Len(), Removed: s.buried.Load()}
+	if s.dense != nil {
+		st.Groups = s.dense.groups()
+	}
 	for _, p := range s.pools {
 		ps := p.Stats()
 		st.Pool.Allocated += ps.Allocated

@@ -691,9 +691,12 @@ func TestDeletedRunsGiveBackRecords(t *testing.T) {
 	vals, keys, cellRecs := kv.vals.Stats(), kv.keys.s.Stats(), cells.cells.Stats()
 	evs, trs := events.events.Stats(), traces.items.Stats()
 	t.Logf("after %d runs: kv values %d records (%d removed), key sets %d (%d removed), cells %d (%d removed), "+
-		"events %d (%d removed), traces %d (%d removed)",
+		"events %d (%d removed, %d runs), traces %d (%d removed, %d runs)",
 		n, vals.Records, vals.Removed, keys.Records, keys.Removed, cellRecs.Records, cellRecs.Removed,
-		evs.Records, evs.Removed, trs.Records, trs.Removed)
+		evs.Records, evs.Removed, evs.Groups, trs.Records, trs.Removed, trs.Groups)
+	if evs.Groups > n/4 || trs.Groups > n/4 {
+		t.Errorf("deleted runs keep their arrays: %d event runs, %d trace runs of %d", evs.Groups, trs.Groups, n)
+	}
 	if vals.Records > 3*n/4 || keys.Records > n/4 || cellRecs.Records > n/4 || evs.Records > 24*n/4 || trs.Records > 3*n/4 {
 		t.Errorf("records of deleted runs stay: kv values %d (of %d written), key sets %d, cells %d (of %d), "+
 			"events %d (of %d), traces %d (of %d)",
