@@ -211,8 +211,8 @@ type Domain struct {
 	// before the CAS that publishes it and never again.
 	overflow  atomic.Pointer[overflowSlot]
 	overflowN atomic.Int64 // nodes in the overflow list
-	// sweepers is a push-only list of weak references to the hash-indexed
-	// stores of the domain, swept for removable records after watermark
+	// sweepers is a push-only list of weak references to the stores of
+	// the domain (hashed and dense), swept for removable records after watermark
 	// refreshes. graves is true while some store may hold graves: set by
 	// Entomb when it pushes onto an empty list, and by a sweep that leaves
 	// work; cleared by Domain.sweep before it walks the stores. Without it

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
@@ -129,11 +130,7 @@ func TestReadWaitsForCommitItMustSee(t *testing.T) {
 	if v, _, _ := r.Read(snapEarly); v != 100 {
 		t.Fatalf("early reader got %d, want 100", v)
 	}
-	select {
-	case v := <-got:
-		t.Fatalf("late reader returned %d while the commit it must see was pending", v)
-	case <-time.After(20 * time.Millisecond):
-	}
+	stillWaiting(t, got, "the late reader (the commit it must see is pending)")
 	installed.Store(true)
 	s.Install(r, ver, 200, false, 0)
 	r.Unlock()
@@ -506,11 +503,7 @@ func TestPendingFloorBoundsCommitVersion(t *testing.T) {
 	at := late.Acquire() // fresh: advances the clock, so at >= v >= low
 	got := make(chan int)
 	go func() { x, _, _ := r.Read(at); got <- x }()
-	select {
-	case x := <-got:
-		t.Fatalf("reader at %d >= floor %d returned %d while the commit was pending", at, low, x)
-	case <-time.After(20 * time.Millisecond):
-	}
+	stillWaiting(t, got, fmt.Sprintf("a reader at %d >= floor %d", at, low))
 	s.Install(r, v, 200, false, 0)
 	r.Unlock()
 	if x := <-got; x != 200 {
@@ -544,11 +537,7 @@ func TestReadAtWaitsForAnyLock(t *testing.T) {
 		v, _, _, stale := r.ReadAt(snap)
 		got <- res{v, stale, !installed.Load()}
 	}()
-	select {
-	case x := <-got:
-		t.Fatalf("ReadAt returned %+v while a committer held the record", x)
-	case <-time.After(20 * time.Millisecond):
-	}
+	stillWaiting(t, got, "ReadAt (a committer holds the record)")
 	installed.Store(true)
 	s.Install(r, d.CommitVersion(0), 200, false, 0)
 	r.Unlock()
@@ -564,5 +553,16 @@ func TestReadAtWaitsForAnyLock(t *testing.T) {
 	}
 	if _, _, ok, _ := r.ReadAt(d.Now()); ok {
 		t.Fatal("a removed record reads as present")
+	}
+}
+
+// stillWaiting fails the test if the reader goroutine that sends on got has
+// returned within 20 ms: it should be waiting for a committer's lock.
+func stillWaiting[T any](t *testing.T, got <-chan T, what string) {
+	t.Helper()
+	select {
+	case x := <-got:
+		t.Fatalf("%s returned %+v instead of waiting", what, x)
+	case <-time.After(20 * time.Millisecond):
 	}
 }

@@ -154,14 +154,15 @@ func (db *DB) Update(fn func(tx *Tx) error) error {
 
 // handle returns the *Tx for tx, a live transaction of db's engine: the one
 // kept with tx's pooled object (txn.Tx.Attached), made the handle of tx, or
-// a new one the first time. It replaced a sync.Pool of handles (a Get and a
+// a new one the first time (the engine is db's alone, so a kept handle is
+// always db's). It replaced a sync.Pool of handles (a Get and a
 // Put per View or Update). A handle a closure kept past its return is dead
 // (its txn.Tx names an ended incarnation) until the object serves another
 // transaction, as it was with the pool: do not keep it.
 func (db *DB) handle(tx txn.Tx) *Tx {
 	slot := tx.Attached()
 	t, _ := (*slot).(*Tx)
-	if t == nil || t.db != db {
+	if t == nil {
 		t = &Tx{db: db}
 		*slot = t
 	}

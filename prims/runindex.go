@@ -404,8 +404,8 @@ func (x *RunIndex) ids(tx *Tx, k runSetKey) []RunID {
 // record and its entries in the status, tag and children indexes, all in
 // tx (atomic: readers see the run whole or not at all). Its child runs stay
 // registered, their Parent naming the deleted run (see RunIndex). The
-// deleted items' records leave their stores once no snapshot can see them,
-// except the run's events and traces (see Memory in the package doc).
+// deleted items' records, events and traces included, leave their stores
+// once no snapshot can see them (see Memory in the package doc).
 //
 // Errors: ErrNotFound (id is not registered: never created or already
 // deleted), ErrInvalid (zero id, nil or foreign tx), ErrReadOnly,

@@ -211,7 +211,7 @@ func TestTxTimestamp(t *testing.T) {
 // TestClosureHandleAfterReturn: the *Tx of a View or Update closure is kept
 // with the transaction object (txn.Tx.Attached) and reused by later
 // closures; one kept past its closure is dead until then: it reads nothing
-// and refuses writes. Two DBs never share a handle.
+// and refuses writes, and a later closure's handle works.
 func TestClosureHandleAfterReturn(t *testing.T) {
 	db := openDB(t)
 	kv := must[*KVStore[int]](t)(NewKVStore[int](db, "kv"))
@@ -228,23 +228,10 @@ func TestClosureHandleAfterReturn(t *testing.T) {
 		t.Error("a kept handle reads")
 	}
 	wantErr(t, "Put through a kept handle", kv.Put(kept, run, "b", 2), ErrTxDone)
-	var again *Tx
 	mustView(t, db, func(tx *Tx) error {
-		again = tx
 		if v, ok := kv.Get(tx, run, "a"); !ok || v != 1 {
 			t.Errorf("Get in View = %d, %v", v, ok)
 		}
 		return nil
-	})
-	if again != kept {
-		t.Log("the View got another handle (another pooled object): allowed")
-	}
-	other := openDB(t)
-	otherKV := must[*KVStore[int]](t)(NewKVStore[int](other, "kv"))
-	mustUpdate(t, other, func(tx *Tx) error {
-		if tx == kept || tx == again {
-			t.Error("a handle of one DB served another")
-		}
-		return otherKV.Put(tx, run, "a", 2)
 	})
 }
