@@ -5,6 +5,7 @@ import (
 	"iter"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/substrate-lab/substrate/lockfree"
@@ -42,13 +43,14 @@ type runSeq struct {
 // Hashing: wyhash's multiply-fold mum(a, b) (the 128-bit product's halves
 // XORed) with its mixing constants, and the splitmix64 finalizer Mix64
 // where inputs may be dense. A RunID is two words, one mum and a Mix64; a
-// run and a string fold the run's hash with the string's xxhash64 in one
-// more mum; a run and a dense number go through Mix64 (see hashRunSeq).
+// run and a string fold the run's hash with the string's hash (one mum for
+// strings of up to 16 bytes, xxhash64 for longer ones) in one more mum; a
+// run and a dense number go through Mix64 (see hashRunSeq).
 // mum has two weaknesses, both handled: a zero operand maps every value of
 // the other to 0 (the per-map random seed enters both operands, so such
 // inputs depend on the seed and cannot be crafted), and an operand that
 // varies in a few bits against a fixed other operand spreads poorly to the
-// low bits (dense inputs go through Mix64). The string's xxhash and the
+// low bits (dense inputs go through Mix64). The string's hash and the
 // run's hash are independent, so they overlap in the pipeline: a lookup's
 // hash costs a few nanoseconds.
 const (
@@ -79,10 +81,45 @@ func hashRun(r RunID, seed uint64) uint64 {
 		binary.LittleEndian.Uint64(r[8:])^bits.RotateLeft64(seed, 32)^wyp1))
 }
 
-// hashRunKey hashes a run and a string: the run's hash folded with xxhash64
-// of the string's bytes.
+// hashRunKey hashes a run and a string: the run's hash folded with the
+// string's (hashString) in one mum.
 func hashRunKey(k runKey, seed uint64) uint64 {
-	return mum(hashRun(k.run, seed)^wyp2, xxhash.Sum64String(k.s)^seed^wyp3)
+	return mum(hashRun(k.run, seed)^wyp2, hashString(k.s, seed)^wyp3)
+}
+
+// shortString is the longest string hashString folds itself; longer ones
+// go to xxhash64.
+const shortString = 16
+
+// hashString hashes a string with seed. Strings of up to shortString bytes
+// (most KV keys and cell names) take wyhash's short-input read: the first
+// and the last (up to) 8 bytes as two words, overlapping when the string
+// is shorter than 16 bytes (three bytes for strings of 1 to 3), so the two
+// words and the length determine the string; one mum folds them with the
+// seed, which enters both operands (see the mum weaknesses above). A
+// lookup's hash is on its critical path (the probe's first load waits for
+// it): xxhash64's short path is an assembly call (not inlined) of about 30
+// cycles of dependent multiplies and shifts, this one a multiply; in a
+// dependent chain over 8-byte keys, 10.4 ns against 5.4 ns per hash (2-core
+// VM; docs/BENCHMARKS.md "Short keys hash in one multiply").
+func hashString(s string, seed uint64) uint64 {
+	n := len(s)
+	if n > shortString {
+		return xxhash.Sum64String(s) ^ seed
+	}
+	b := unsafe.Slice(unsafe.StringData(s), n) // read-only view, no copy
+	var x, y uint64
+	switch {
+	case n >= 8:
+		x = binary.LittleEndian.Uint64(b)
+		y = binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		x = uint64(binary.LittleEndian.Uint32(b))
+		y = uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		x = uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1])
+	}
+	return mum(x^seed^wyp0, y^uint64(n)^bits.RotateLeft64(seed, 32)^wyp1)
 }
 
 // hashRunSeq hashes a run and a number with Mix64, not mum: numbers are

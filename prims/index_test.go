@@ -219,6 +219,66 @@ func TestHashers(t *testing.T) {
 	}
 }
 
+func TestHashStringShapes(t *testing.T) {
+	// Every length of the short path, and the switch to xxhash64: strings
+	// that differ in one byte, or only in length (trailing zero bytes),
+	// hash apart.
+	for n := 0; n <= shortString+2; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i)
+		}
+		base := hashString(string(b), 3)
+		if hashString(string(b)+"\x00", 3) == base {
+			t.Errorf("len %d: a trailing zero byte does not change the hash", n)
+		}
+		if hashString(string(b), 4) == base {
+			t.Errorf("len %d: the seed does not change the hash", n)
+		}
+		for i := range b {
+			c := slices.Clone(b)
+			for _, bit := range []byte{0x01, 0x80} {
+				c[i] = b[i] ^ bit
+				if hashString(string(c), 3) == base {
+					t.Errorf("len %d: flipping bit %#x of byte %d does not change the hash", n, bit, i)
+				}
+			}
+		}
+	}
+	// Dense keys of every common shape spread over the bits the map uses
+	// (tag: bits 0-6, group: 7 and up), through hashRunKey, for many seeds.
+	le := func(i uint64) string { return string(binary.LittleEndian.AppendUint64(nil, i)) }
+	be := func(i uint64) string { return string(binary.BigEndian.AppendUint64(nil, i)) }
+	shapes := map[string]func(i uint64) string{
+		"%d":           func(i uint64) string { return fmt.Sprint(i) },
+		"k%04d":        func(i uint64) string { return fmt.Sprintf("k%04d", i) },
+		"key:%04d":     func(i uint64) string { return fmt.Sprintf("key:%04d", i) },
+		"%012d":        func(i uint64) string { return fmt.Sprintf("%012d", i) },
+		"session-%08d": func(i uint64) string { return fmt.Sprintf("session-%08d", i) },
+		"long":         func(i uint64) string { return fmt.Sprintf("a/long/path/key/%08d", i) },
+		"le64":         le,
+		"be64":         be,
+		"le64+le64":    func(i uint64) string { return le(i) + le(7) },
+	}
+	run := NewRunID()
+	low, high := map[uint64]int{}, map[uint64]int{}
+	for name, key := range shapes {
+		for seed := range uint64(20) {
+			clear(low)
+			clear(high)
+			for i := range uint64(4096) {
+				h := hashRunKey(runKey{run, key(i)}, seed)
+				low[h&0xfff]++
+				high[h>>52]++
+			}
+			if len(low) < 2400 || len(high) < 2400 { // about 2589 expected
+				t.Fatalf("%s, seed %d: %d / %d distinct values of the low / high 12 bits for 4096 keys",
+					name, seed, len(low), len(high))
+			}
+		}
+	}
+}
+
 // checkSetShape fails t unless set keeps sortedSet's and setTree's
 // invariants and holds want.
 func checkSetShape(t *testing.T, set *sortedSet[uint64], want []uint64) {
