@@ -33,9 +33,9 @@ type Event[P any] struct {
 //
 //   - the timestamp as Unix nanoseconds (8 bytes instead of time.Time's
 //     24), which is all the hash covers and all a timestamp of this
-//     package carries: tx.now is time.Now().Round(0), a Local time without
-//     a monotonic reading, which time.Unix(0, ts) rebuilds exactly (same
-//     wall, ext and location);
+//     package carries: tx.now is time.Unix(0, ns) of the package's clock
+//     (see wallClock), a Local time without a monotonic reading, which
+//     time.Unix(0, ts) rebuilds exactly (same wall, ext and location);
 //   - no sequence number: it is the record's key (runSeq.n), which every
 //     reader has in hand.
 //

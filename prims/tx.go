@@ -72,10 +72,6 @@ func (t *Tx) now() time.Time {
 	return t.ts
 }
 
-// now is the wall-clock time without a monotonic reading, so timestamps
-// compare, hash and print plainly.
-func now() time.Time { return time.Now().Round(0) }
-
 // token returns t's owner token, allocating it on first use.
 func (t *Tx) token() *byte {
 	if t.tok == nil {
