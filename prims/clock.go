@@ -3,6 +3,8 @@ package prims
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/substrate-lab/substrate/internal/cacheline"
 )
 
 // wallClock hands out wall-clock timestamps (Unix nanoseconds, no
@@ -32,6 +34,11 @@ import (
 // Safe for concurrent use; lock-free and allocation-free. Create it with
 // newWallClock (the zero value has no monotonic base).
 type wallClock struct {
+	// The words below are read by every timestamped transaction on every
+	// core and written once per reanchorEvery: padded on both sides so
+	// that no object the allocator places next to the clock (a counter
+	// written per operation, say) shares their lines (TestWallClockLayout).
+	_ cacheline.Pad128
 	// base is the reading that monotonic offsets are measured from; set
 	// once, by newWallClock, before the clock is shared.
 	base time.Time
@@ -42,6 +49,7 @@ type wallClock struct {
 	// next is the monotonic offset (from base) at which to anchor again;
 	// 0 until the first anchor.
 	next atomic.Int64
+	_    cacheline.Pad128
 }
 
 // reanchorEvery bounds how late a step of the wall clock is seen. One

@@ -4,6 +4,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/substrate-lab/substrate/internal/cacheline"
 )
 
 // slack is how far a derived timestamp may stray from time.Now's wall
@@ -80,4 +83,13 @@ func TestWallClockConcurrentAnchors(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestWallClockLayout(t *testing.T) {
+	var c wallClock
+	first, end := unsafe.Offsetof(c.base), unsafe.Offsetof(c.next)+unsafe.Sizeof(c.next)
+	if first < cacheline.PadSize || unsafe.Sizeof(c)-end < cacheline.PadSize {
+		t.Fatalf("clock words at [%d, %d) of %d bytes: want %d bytes of padding on each side",
+			first, end, unsafe.Sizeof(c), cacheline.PadSize)
+	}
 }
