@@ -19,10 +19,10 @@ import (
 // NTP step) shows up to reanchorEvery late, and the time a suspended
 // machine slept (which the wall clock counts and the monotonic clock does
 // not) likewise. Rate corrections (NTP slewing) apply to both clocks
-// alike, so between anchors the two do not drift apart. An anchor's offset
-// is off by the gap between time.Now's two reads (wall first, then
-// monotonic: tens of nanoseconds), so timestamps may trail the wall clock
-// by that much.
+// alike, so between anchors the two do not drift apart. An offset is
+// estimated from a wall reading bracketed by monotonic ones, and errs
+// only low, by at most the bracket (about 90 ns here), so timestamps may
+// trail the wall clock by that much; they never step back at an anchor.
 //
 // Why: every transaction that writes a timestamp (state cells, events,
 // traces, runs) reads the clock once (Tx.now). On the 2-core VM
@@ -42,9 +42,9 @@ type wallClock struct {
 	// base is the reading that monotonic offsets are measured from; set
 	// once, by newWallClock, before the clock is shared.
 	base time.Time
-	// offset is wall - mono at the last anchor: Unix nanoseconds minus
-	// nanoseconds since base. Each Store publishes a complete offset;
-	// concurrent anchors store offsets of the same two clocks, each valid.
+	// offset is wall - mono as of the last anchor that changed it: Unix
+	// nanoseconds minus nanoseconds since base. It only grows, except
+	// when the wall clock is stepped back (see anchor).
 	offset atomic.Int64
 	// next is the monotonic offset (from base) at which to anchor again;
 	// 0 until the first anchor.
@@ -62,22 +62,69 @@ func newWallClock() *wallClock { return &wallClock{base: time.Now()} }
 // clock is the process's timestamp source (see now).
 var clock = newWallClock()
 
-// now returns the wall-clock time in Unix nanoseconds.
+// maxAnchorError bounds an anchor's error: a wall reading whose bracket
+// of monotonic reads (see reanchor) is wider than this is taken again, and
+// a new offset at most this far below the current one is noise, not a step
+// of the wall clock. A bracket here is about 90 ns (30 ns time.Since, 56 ns
+// time.Now); 50 µs leaves room for slow clock sources and still ignores no
+// step of the wall clock that matters.
+const maxAnchorError = int64(50 * time.Microsecond)
+
+// now returns the wall-clock time in Unix nanoseconds. Successive calls
+// never go back, except when the wall clock itself is stepped back by
+// more than maxAnchorError (then they follow it, as time.Now would).
 func (c *wallClock) now() int64 {
 	mono := int64(time.Since(c.base)) // the one clock read
 	if mono < c.next.Load() {
 		return mono + c.offset.Load()
 	}
-	t := time.Now()
-	return c.anchor(t.UnixNano(), int64(t.Sub(c.base)))
+	return c.reanchor()
 }
 
-// anchor sets the offset from a wall reading and the monotonic offset of
-// the same instant, and returns the wall reading.
+// reanchor takes a new offset and returns the time now.
+//
+//  1. Read the wall clock between two monotonic reads: m0, then
+//     time.Now, whose own monotonic reading m1 follows its wall reading.
+//     The wall reading was taken at a monotonic time in [m0, m1], so the
+//     estimate wall-m1 is at most m1-m0 below the true offset and never
+//     above it. A bracket wider than maxAnchorError (the goroutine was
+//     descheduled between the reads) is read again, up to three times.
+//  2. anchor the estimate.
+func (c *wallClock) reanchor() int64 {
+	var wall, mono int64
+	for range 4 {
+		m0 := int64(time.Since(c.base))
+		t := time.Now()
+		wall, mono = t.UnixNano(), int64(t.Sub(c.base))
+		if mono-m0 <= maxAnchorError {
+			break
+		}
+	}
+	return c.anchor(wall, mono)
+}
+
+// anchor adopts wall-mono as the offset (a wall reading and the monotonic
+// offset from base of the same instant), sets the next deadline, and
+// returns the time at mono.
+//
+//  1. Keep the current offset if the new one is below it by at most
+//     maxAnchorError: estimates err only low (reanchor step 1), so the
+//     higher one is the better, and keeping it keeps timestamps from
+//     stepping back by the noise. Otherwise (the first anchor, a later
+//     and better estimate, or the wall clock stepped) CAS the new one in;
+//     a failed CAS means another anchor stored first: judge against its
+//     offset again.
+//  2. Store the deadline.
 func (c *wallClock) anchor(wall, mono int64) int64 {
-	c.offset.Store(wall - mono)               // publishes the new offset
-	c.next.Store(mono + int64(reanchorEvery)) // then the deadline it is good until
-	return wall
+	e := wall - mono
+	for {
+		o := c.offset.Load()
+		if e <= o && o-e <= maxAnchorError || c.offset.CompareAndSwap(o, e) { // publishes e
+			break
+		}
+	}
+	c.next.Store(mono + int64(reanchorEvery)) // the deadline the offset is good until
+	return mono + c.offset.Load()
 }
 
 // now is the wall-clock time without a monotonic reading, so timestamps

@@ -49,6 +49,48 @@ func TestWallClockKeepsOffsetUntilDeadline(t *testing.T) {
 	}
 }
 
+func TestWallClockAnchorKeepsTheBetterOffset(t *testing.T) {
+	c := newWallClock()
+	c.now()
+	o := c.offset.Load()
+	mono := int64(time.Since(c.base))
+	// An estimate a little low is noise: kept out, and the time it
+	// returns does not step back.
+	if got := c.anchor(mono+o-maxAnchorError/2, mono); got != mono+o || c.offset.Load() != o {
+		t.Fatalf("a low estimate within the noise moved the offset: %d -> %d", o, c.offset.Load())
+	}
+	// A higher one is a better estimate (or a forward step): taken.
+	if c.anchor(mono+o+10, mono); c.offset.Load() != o+10 {
+		t.Fatalf("a higher estimate was not taken: %d, want %d", c.offset.Load(), o+10)
+	}
+	// One far lower is the wall clock stepped back: taken.
+	if c.anchor(mono+o-int64(time.Second), mono); c.offset.Load() != o-int64(time.Second) {
+		t.Fatalf("a step back was not followed: %d, want %d", c.offset.Load(), o-int64(time.Second))
+	}
+}
+
+func TestWallClockNeverStepsBack(t *testing.T) {
+	c := newWallClock()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			last := c.now()
+			for i := range 20000 {
+				if i%100 == 0 {
+					c.next.Store(0) // anchor again, against the other goroutines too
+				}
+				got := c.now()
+				if got < last {
+					t.Errorf("call %d: %d after %d (%d ns back)", i, got, last, last-got)
+					return
+				}
+				last = got
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestNowIsPlainWallTime(t *testing.T) {
 	ts := now()
 	if ts != ts.Round(0) {
