@@ -164,6 +164,28 @@ func (x *denseIndex[V]) lookup(g [16]byte, n uint64) *Record[V] {
 	return nil
 }
 
+// seq calls fn(i, r) with the record of (g, first+i) (nil if none) for
+// i in [0, n), looking the group's run up once; see Store.LookupSeq. A
+// sequence number past the largest uint64 ends it.
+func (x *denseIndex[V]) seq(g [16]byte, first uint64, n int, fn func(i int, r *Record[V]) bool) {
+	run, _ := x.runs.Load(g)
+	for i := 0; i < n; i++ {
+		num := first + uint64(i)
+		if num < first {
+			return
+		}
+		var r *Record[V]
+		if run != nil {
+			if s := run.slot(num); s != nil {
+				r = s.Load()
+			}
+		}
+		if !fn(i, r) {
+			return
+		}
+	}
+}
+
 // loadOrCreate returns the record of (g, n), creating it with mk if absent;
 // of concurrent creators exactly one record wins. A removed record found in
 // its slot is unlinked first (see unlink), so a creator never waits for the

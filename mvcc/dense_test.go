@@ -228,3 +228,55 @@ func BenchmarkDenseLoadOrCreate(b *testing.B) {
 		}
 	})
 }
+
+// TestLookupSeq: LookupSeq hands out, for every key of a range, the key
+// and the record Lookup finds (nil for holes, runs never created and
+// numbers past the run's arrays), stops when fn says so and at the largest
+// sequence number, and refuses a hashed store.
+func TestLookupSeq(t *testing.T) {
+	s := newDenseStore(NewDomain())
+	for _, n := range []uint64{0, 1, 2, 5, 7, 8, 9, 30, 31, 200} {
+		s.LoadOrCreate(seqKey{group(1), n})
+	}
+	s.LoadOrCreate(seqKey{group(2), 3})
+	for _, tc := range []struct {
+		g     byte
+		first uint64
+		n     int
+	}{{1, 0, 12}, {1, 6, 30}, {1, 190, 20}, {1, 300, 5}, {2, 0, 6}, {3, 0, 4}, {1, 0, 0}} {
+		var got []int
+		ok := s.LookupSeq(seqKey{group(tc.g), tc.first}, tc.n, func(i int, k seqKey, r *Record[int]) bool {
+			if want := (seqKey{group(tc.g), tc.first + uint64(i)}); k != want {
+				t.Fatalf("%+v: key %d is %+v, want %+v", tc, i, k, want)
+			}
+			if want := s.Lookup(k); r != want {
+				t.Fatalf("%+v: record of %+v is %p, Lookup finds %p", tc, k, r, want)
+			}
+			got = append(got, i)
+			return true
+		})
+		if !ok || len(got) != tc.n {
+			t.Fatalf("%+v: dense %v, %d keys visited", tc, ok, len(got))
+		}
+	}
+	visited := 0
+	s.LookupSeq(seqKey{group(1), 0}, 10, func(i int, _ seqKey, _ *Record[int]) bool {
+		visited++
+		return i < 2
+	})
+	if visited != 3 {
+		t.Fatalf("fn returned false at i=2 but was called %d times", visited)
+	}
+	visited = 0
+	s.LookupSeq(seqKey{group(1), ^uint64(0) - 1}, 10, func(int, seqKey, *Record[int]) bool {
+		visited++
+		return true
+	})
+	if visited != 2 {
+		t.Fatalf("a range from the second-largest sequence number visited %d keys, want 2", visited)
+	}
+	h := NewStore[int, int](NewDomain())
+	if h.LookupSeq(1, 3, func(int, int, *Record[int]) bool { t.Fatal("called on a hashed store"); return false }) {
+		t.Fatal("LookupSeq on a hashed store reported true")
+	}
+}

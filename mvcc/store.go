@@ -285,6 +285,33 @@ func (s *Store[K, V]) Lookup(k K) *Record[V] {
 	return r
 }
 
+// LookupSeq calls fn(i, ki, r) for n consecutive keys of a store with
+// dense keys ([WithDenseKeys]): ki has k's group and k's sequence number
+// plus i, for i = 0, 1, ..., n-1 (ending early at the largest sequence
+// number), and r is its record, nil where there is none. It stops when fn
+// returns false. It looks the group up once, not
+// n times (Lookup's group lookup is most of a dense point lookup). It
+// reports false, calling nothing, for a store without dense keys.
+//
+// A reader at a snapshot acquired before the call gets from each r what
+// it would get from Lookup: the group's run is the one Lookup would find,
+// or a run that left the index during the call, whose records were all
+// removed (the snapshot reads them as absent, as it would read the records
+// of a run that replaced it: those were created after the call began, so
+// their commits are above the snapshot; see denseIndex). A reader whose
+// snapshot moves during the call (a read-write transaction that extends
+// it) must use Lookup instead.
+func (s *Store[K, V]) LookupSeq(k K, n int, fn func(i int, ki K, r *Record[V]) bool) bool {
+	if s.dense == nil {
+		return false
+	}
+	g, first := s.keys.split(k)
+	s.dense.seq(g, first, n, func(i int, r *Record[V]) bool {
+		return fn(i, s.keys.join(g, first+uint64(i)), r)
+	})
+	return true
+}
+
 // LoadOrCreate returns k's record, creating an empty one (no versions) if
 // there is none. Of concurrent creators exactly one record wins.
 func (s *Store[K, V]) LoadOrCreate(k K) *Record[V] {

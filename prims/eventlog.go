@@ -260,18 +260,26 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 		return nil, nil
 	}
 	out := make([]Event[P], 0, end-start)
-	for seq := start; seq < end; seq++ {
-		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
+	missing := false
+	err := txn.GetSeq(tx.tx, l.events, runSeq{run, start}, int(end-start), func(i int, e storedEvent[P], ok bool) bool {
 		if !ok {
-			// In a read-write transaction this is a torn view (a
-			// concurrent Delete of the run seen in part): report the
-			// conflict it is. Only a view still valid is an anomaly.
-			if err := tx.tx.Validate(); err != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, seq, run, h.n)
+			missing = true
+			return false
 		}
-		out = append(out, e.event(seq))
+		out = append(out, e.event(start+uint64(i)))
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if missing {
+		// In a read-write transaction this is a torn view (a concurrent
+		// Delete of the run seen in part): report the conflict it is.
+		// Only a view still valid is an anomaly.
+		if err := tx.tx.Validate(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, start+uint64(len(out)), run, h.n)
 	}
 	return out, nil
 }
@@ -291,7 +299,8 @@ func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
 // (zeros for event 0), and re-hash to its Hash; the head's last hash must
 // be the last event's. The result names the first event that fails. A log
 // with no events is valid with Length 0. Cost: O(Len) point reads, payload
-// encodings and hashes. Errors as for ReadRange (a payload that no longer
+// encodings and hashes (the run's records are found with one lookup of
+// the run in a read-only transaction; see txn.GetSeq). Errors as for ReadRange (a payload that no longer
 // encodes is reported as invalid, not as an error), plus ErrConflict when a
 // read-write transaction found the chain broken on a view that a concurrent
 // commit had made inconsistent (it would not commit anyway): a broken chain
@@ -303,16 +312,23 @@ func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	h, _ := txn.Get(tx.tx, l.heads, run)
 	res := ChainResult{Valid: true, Length: h.n}
 	var prev [32]byte
-	for seq := range h.n {
-		e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
-		if !ok || e.prev != prev {
-			return l.invalid(tx, h.n, seq)
+	broken, at := false, uint64(0)
+	err := txn.GetSeq(tx.tx, l.events, runSeq{run, 0}, int(h.n), func(i int, e storedEvent[P], ok bool) bool {
+		seq := uint64(i)
+		if ok && e.prev == prev {
+			if sum, err := l.hash(seq, e.typ, e.ts, e.payload, &prev); err == nil && sum == e.hash {
+				prev = e.hash
+				return true
+			}
 		}
-		sum, err := l.hash(seq, e.typ, e.ts, e.payload, &prev)
-		if err != nil || sum != e.hash {
-			return l.invalid(tx, h.n, seq)
-		}
-		prev = e.hash
+		broken, at = true, seq
+		return false
+	})
+	if err != nil {
+		return ChainResult{}, err
+	}
+	if broken {
+		return l.invalid(tx, h.n, at)
 	}
 	if prev != h.last {
 		return l.invalid(tx, h.n, max(h.n, 1)-1)

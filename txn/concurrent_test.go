@@ -686,9 +686,28 @@ func testRemovalUnderChurn(t *testing.T, opt mvcc.StoreOption) {
 			for i := range iters {
 				if i%2 == 0 {
 					_ = e.View(func(tx Tx) error {
-						if n, c, err := countScan(tx); err != nil || n != c {
+						n, c, err := countScan(tx)
+						if err != nil || n != c {
 							t.Errorf("read-only scan: %d keys, counter %d, %v", n, c, err)
 							failures.Add(1)
+						}
+						if opt != nil { // the same count through GetSeq, run by run
+							m := 0
+							for _, first := range []int{0, 1} { // keys 0, 2, 4, 6 and 1, 3, 5, 7
+								err := GetSeq(tx, s, first, keys/2, func(_ int, _ int, ok bool) bool {
+									if ok {
+										m++
+									}
+									return true
+								})
+								if err != nil {
+									t.Errorf("GetSeq: %v", err)
+								}
+							}
+							if m != c {
+								t.Errorf("read-only GetSeq: %d keys, counter %d", m, c)
+								failures.Add(1)
+							}
 						}
 						return nil
 					})

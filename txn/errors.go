@@ -23,6 +23,9 @@ var (
 	ErrForeignStore = errors.New("txn: store belongs to another engine")
 )
 
+// errNotDense is GetSeq's error for a store without dense keys.
+var errNotDense = errors.New("txn: GetSeq needs a store with dense keys (mvcc.WithDenseKeys)")
+
 // conflictError is a commit failure that wraps ErrConflict with its reason.
 // The values are preallocated: a conflict allocates nothing.
 type conflictError struct{ reason string }

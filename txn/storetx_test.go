@@ -1,9 +1,13 @@
 package txn
 
 import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/substrate-lab/substrate/mvcc"
 )
 
 // TestPutAfterGetUsesTheRightRecord: Put takes the record of the key the
@@ -48,4 +52,102 @@ func TestPutAfterGetUsesTheRightRecord(t *testing.T) {
 		return nil
 	}))
 	require.Equal(t, 5, s.Len())
+}
+
+// TestGetSeqMatchesGet: in read-only and read-write transactions, GetSeq
+// reports for every key of a range exactly what Get reports (a read-write
+// transaction's own puts and deletes included), over random histories of a
+// dense store; and it fails cleanly on a dead tx, a foreign store, a
+// hashed store and a tx that fn ended.
+func TestGetSeqMatchesGet(t *testing.T) {
+	type key struct {
+		g [16]byte
+		n uint64
+	}
+	dense := mvcc.WithDenseKeys(func(k key) ([16]byte, uint64) { return k.g, k.n },
+		func(g [16]byte, n uint64) key { return key{g, n} })
+	groups := [][16]byte{{1}, {2}, {3}}
+	rng := rand.New(rand.NewPCG(11, 12))
+	e := NewEngine()
+	s := NewStore[key, int](e, dense)
+	randKey := func() key { return key{groups[rng.IntN(len(groups))], uint64(rng.IntN(40))} }
+	write := func(tx Tx, k key) {
+		if rng.IntN(3) == 0 {
+			if _, err := Delete(tx, s, k); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := Put(tx, s, k, rng.IntN(1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compare := func(tx Tx, what string) {
+		k, n := randKey(), rng.IntN(50)
+		calls := 0
+		err := GetSeq(tx, s, k, n, func(i int, v int, ok bool) bool {
+			calls++
+			wv, wok := Get(tx, s, key{k.g, k.n + uint64(i)})
+			if v != wv || ok != wok {
+				t.Fatalf("%s: key %v+%d: GetSeq (%d, %v), Get (%d, %v)", what, k, i, v, ok, wv, wok)
+			}
+			return true
+		})
+		if err != nil || calls != n {
+			t.Fatalf("%s: %d of %d keys, %v", what, calls, n, err)
+		}
+	}
+	for round := range 200 {
+		ro := e.BeginReadOnly() // its snapshot predates this round's writes
+		if err := e.Update(func(tx Tx) error {
+			for range rng.IntN(20) {
+				write(tx, randKey())
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		compare(ro, fmt.Sprintf("round %d, read-only", round))
+		_ = ro.Commit()
+		rw := e.Begin()
+		for range rng.IntN(5) { // own writes, not yet committed
+			write(rw, randKey())
+		}
+		compare(rw, fmt.Sprintf("round %d, read-write", round))
+		_ = rw.Rollback()
+	}
+
+	nop := func(int, int, bool) bool { return true }
+	tx := e.BeginReadOnly()
+	_ = tx.Commit()
+	if err := GetSeq(tx, s, key{}, 3, nop); !errors.Is(err, ErrTxDone) {
+		t.Errorf("dead tx: %v", err)
+	}
+	for _, ro := range []bool{true, false} {
+		tx := e.Begin()
+		if ro {
+			tx = e.BeginReadOnly()
+		}
+		calls := 0
+		err := GetSeq(tx, s, key{groups[0], 0}, 5, func(int, int, bool) bool {
+			calls++
+			_ = tx.Rollback()
+			return true
+		})
+		if !errors.Is(err, ErrTxDone) || calls != 1 {
+			t.Errorf("read-only %v: fn ended tx: %v after %d calls", ro, err, calls)
+		}
+	}
+	other := NewStore[key, int](NewEngine(), dense)
+	tx = e.Begin()
+	if err := GetSeq(tx, other, key{}, 3, nop); !errors.Is(err, ErrForeignStore) {
+		t.Errorf("foreign store: %v", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, ErrForeignStore) {
+		t.Errorf("commit after a foreign GetSeq: %v", err)
+	}
+	hashed := NewStore[key, int](e)
+	tx = e.BeginReadOnly()
+	if err := GetSeq(tx, hashed, key{}, 3, nop); err == nil || errors.Is(err, ErrTxDone) {
+		t.Errorf("hashed store: %v", err)
+	}
+	_ = tx.Commit()
 }
