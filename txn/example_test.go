@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/substrate-lab/substrate/mvcc"
 	"github.com/substrate-lab/substrate/txn"
 )
 
@@ -128,4 +129,40 @@ func ExampleCompareAndSwap() {
 	// Output:
 	// true <nil>
 	// false <nil>
+}
+
+// GetSeq reads consecutive keys of a store with dense keys (a log's
+// entries, numbered 0, 1, 2, ... per group) in one pass: a read-only
+// transaction looks the group up once for the whole range.
+func ExampleGetSeq() {
+	type entry struct {
+		log [16]byte
+		n   uint64
+	}
+	e := txn.NewEngine()
+	logs := txn.NewStore[entry, string](e, mvcc.WithDenseKeys(
+		func(k entry) ([16]byte, uint64) { return k.log, k.n },
+		func(g [16]byte, n uint64) entry { return entry{g, n} }))
+	a := [16]byte{'a'}
+	_ = e.Update(func(tx txn.Tx) error {
+		for i, msg := range []string{"start", "tool call", "answer"} {
+			if err := txn.Put(tx, logs, entry{a, uint64(i)}, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	err := e.View(func(tx txn.Tx) error {
+		return txn.GetSeq(tx, logs, entry{a, 1}, 3, func(i int, msg string, ok bool) bool {
+			fmt.Println(1+i, msg, ok)
+			return true
+		})
+	})
+	fmt.Println(err)
+	// Output:
+	// 1 tool call true
+	// 2 answer true
+	// 3  false
+	// <nil>
 }

@@ -49,10 +49,10 @@ func Get[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K) (v V, ok bool) {
 // once for the whole range (mvcc.Store.LookupSeq: about a third of a dense
 // point read) instead of once per key; a read-write transaction reads key
 // by key, as Get does (its own writes, the read set, the snapshot
-// extension that LookupSeq rules out). fn must not end tx. Errors:
-// ErrTxDone (a dead tx, or one fn ended), ErrForeignStore (a store of
+// extension that LookupSeq rules out). Errors: ErrTxDone (a dead tx, or
+// one that fn ended: GetSeq stops there), ErrForeignStore (a store of
 // another engine; the transaction is poisoned as by Get), or an error for
-// a store without dense keys; then fn is not called again.
+// a store without dense keys (fn is never called). n <= 0 reads nothing.
 func GetSeq[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K, n int, fn func(i int, v V, ok bool) bool) error {
 	st := tx.live()
 	if st == nil {
