@@ -1,6 +1,7 @@
 package prims
 
 import (
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -37,15 +38,19 @@ func TestWallClockKeepsOffsetUntilDeadline(t *testing.T) {
 	// deadline, then the real clock again.
 	wall := time.Now().UnixNano()
 	c.anchor(wall+int64(time.Hour), int64(time.Since(c.base)))
+	c.next.Store(math.MaxInt64) // no deadline, however long this goroutine waits for a CPU
 	if got := c.now() - time.Now().UnixNano(); got < int64(time.Hour)-slack || got > int64(time.Hour)+slack {
 		t.Fatalf("before the deadline: %v ahead of time.Now, want an hour (the anchored offset)", time.Duration(got))
 	}
 	c.next.Store(0)
+	m0 := int64(time.Since(c.base))
 	if got := c.now() - time.Now().UnixNano(); got < -slack || got > slack {
 		t.Fatalf("after the deadline: %v from time.Now, want the real clock", time.Duration(got))
 	}
-	if d := c.next.Load() - int64(time.Since(c.base)); d <= 0 || d > int64(reanchorEvery) {
-		t.Fatalf("next anchor in %v, want within %v", time.Duration(d), reanchorEvery)
+	m1 := int64(time.Since(c.base))
+	if next := c.next.Load(); next < m0+int64(reanchorEvery) || next > m1+int64(reanchorEvery) {
+		t.Fatalf("next anchor at %v, want %v after the anchor (between %v and %v)",
+			time.Duration(next), reanchorEvery, time.Duration(m0), time.Duration(m1))
 	}
 }
 
