@@ -152,16 +152,21 @@ func (run *denseRun[V]) slot(n uint64) *atomic.Pointer[Record[V]] {
 	return &bk.slots[off]
 }
 
+// record returns the record in run's slot for sequence n, or nil.
+func (run *denseRun[V]) record(n uint64) *Record[V] {
+	if s := run.slot(n); s != nil {
+		return s.Load()
+	}
+	return nil
+}
+
 // lookup returns the record of (g, n), or nil.
 func (x *denseIndex[V]) lookup(g [16]byte, n uint64) *Record[V] {
 	run, ok := x.runs.Load(g)
 	if !ok {
 		return nil
 	}
-	if s := run.slot(n); s != nil {
-		return s.Load()
-	}
-	return nil
+	return run.record(n)
 }
 
 // seq calls fn(i, r) with the record of (g, first+i) (nil if none) for
@@ -176,9 +181,7 @@ func (x *denseIndex[V]) seq(g [16]byte, first uint64, n int, fn func(i int, r *R
 		}
 		var r *Record[V]
 		if run != nil {
-			if s := run.slot(num); s != nil {
-				r = s.Load()
-			}
+			r = run.record(num)
 		}
 		if !fn(i, r) {
 			return

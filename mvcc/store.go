@@ -289,9 +289,9 @@ func (s *Store[K, V]) Lookup(k K) *Record[V] {
 // dense keys ([WithDenseKeys]): ki has k's group and k's sequence number
 // plus i, for i = 0, 1, ..., n-1 (ending early at the largest sequence
 // number), and r is its record, nil where there is none. It stops when fn
-// returns false. It looks the group up once, not
-// n times (Lookup's group lookup is most of a dense point lookup). It
-// reports false, calling nothing, for a store without dense keys.
+// returns false. It looks the group up once, not n times (Lookup's group
+// lookup is most of a dense point lookup). It reports false, calling
+// nothing, for a store without dense keys.
 //
 // A reader at a snapshot acquired before the call gets from each r what
 // it would get from Lookup: the group's run is the one Lookup would find,

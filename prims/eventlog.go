@@ -299,8 +299,8 @@ func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
 // (zeros for event 0), and re-hash to its Hash; the head's last hash must
 // be the last event's. The result names the first event that fails. A log
 // with no events is valid with Length 0. Cost: O(Len) point reads, payload
-// encodings and hashes (the run's records are found with one lookup of
-// the run in a read-only transaction; see txn.GetSeq). Errors as for ReadRange (a payload that no longer
+// encodings and hashes (in a read-only transaction the run is looked up
+// once; see txn.GetSeq). Errors as for ReadRange (a payload that no longer
 // encodes is reported as invalid, not as an error), plus ErrConflict when a
 // read-write transaction found the chain broken on a view that a concurrent
 // commit had made inconsistent (it would not commit anyway): a broken chain
