@@ -37,29 +37,32 @@ type Event[P any] struct {
 //     (see wallClock), a Local time without a monotonic reading, which
 //     time.Unix(0, ts) rebuilds exactly (same wall, ext and location);
 //   - no sequence number: it is the record's key (runSeq.n), which every
-//     reader has in hand.
+//     reader has in hand;
+//   - no previous hash: it is event seq-1's Hash (zeros for seq 0), which
+//     Read, ReadRange and VerifyChain take from that event, read in the
+//     same run lookup (txn.GetSeq).
 //
 // So Read returns the Event that Append built. Each field dropped takes an
 // event's record one allocation size class down (with a []byte payload
-// 192 -> 176 -> 160 bytes): a retained byte costs about 3.2 ns of
+// 192 -> 176 -> 160 -> 128 bytes): a retained byte costs about 3.2 ns of
 // first-touch page faults on the 2-core VM, and every append retains its
-// record (docs/BENCHMARKS.md, "Event timestamps" and "Event records
-// without their sequence number"). The previous hash is kept although it
-// is event seq-1's Hash: deriving it made Read fetch a second record,
-// +37% on eventlog_read.
+// record (docs/BENCHMARKS.md, "Event timestamps", "Event records without
+// their sequence number" and "Event records without their previous
+// hash"). The previous hash was kept while a Read of it meant a second
+// full lookup (+37% on eventlog_read); GetSeq reads the pair with one.
 type storedEvent[P any] struct {
 	typ     string
 	payload P
 	ts      int64
-	prev    [32]byte
 	hash    [32]byte
 }
 
-// event returns the stored event seq as the API's Event.
-func (e *storedEvent[P]) event(seq uint64) Event[P] {
+// event returns the stored event seq, whose predecessor's Hash is prev
+// (zeros for seq 0), as the API's Event.
+func (e *storedEvent[P]) event(seq uint64, prev *[32]byte) Event[P] {
 	return Event[P]{
 		Seq: seq, Type: e.typ, Payload: e.payload,
-		Timestamp: time.Unix(0, e.ts), PrevHash: e.prev, Hash: e.hash,
+		Timestamp: time.Unix(0, e.ts), PrevHash: *prev, Hash: e.hash,
 	}
 }
 
@@ -203,7 +206,7 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 	}
 	now := tx.now() // before the head read, outside the conflict window (see StateCell.Transition)
 	h, _ := txn.Get(tx.tx, l.heads, run)
-	e := storedEvent[P]{typ: typ, payload: payload, ts: now.UnixNano(), prev: h.last}
+	e := storedEvent[P]{typ: typ, payload: payload, ts: now.UnixNano()}
 	sum, err := l.hash(h.n, typ, e.ts, payload, &h.last)
 	if err != nil {
 		return 0, err
@@ -217,16 +220,40 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 
 // Read returns event seq of run's log as tx sees it, and whether it exists.
 // It reports false for the zero run, a nil, ended or foreign transaction,
-// or a closed DB. The payload is the one stored: do not mutate it.
+// or a closed DB. The payload is the one stored: do not mutate it. Events
+// after the first also read their predecessor, whose Hash is the PrevHash.
 func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 	if !tx.readable(l.db) || run.IsZero() {
 		return Event[P]{}, false
 	}
-	e, ok := txn.Get(tx.tx, l.events, runSeq{run, seq})
-	if !ok {
-		return Event[P]{}, false
+	var prev [32]byte
+	if seq == 0 {
+		e, ok := txn.Get(tx.tx, l.events, runSeq{run, 0})
+		if !ok {
+			return Event[P]{}, false
+		}
+		return e.event(0, &prev), true
 	}
-	return e.event(seq), true
+	var (
+		out   Event[P]
+		found bool
+	)
+	// Events seq-1 and seq in one run lookup. Event seq without event
+	// seq-1 is a torn view of a read-write transaction (a concurrent
+	// Delete of the run seen in part), which cannot commit: report it
+	// absent.
+	_ = txn.GetSeq(tx.tx, l.events, runSeq{run, seq - 1}, 2, func(i int, e storedEvent[P], ok bool) bool {
+		if !ok {
+			return false
+		}
+		if i == 0 {
+			prev = e.hash
+			return true
+		}
+		out, found = e.event(seq, &prev), true
+		return true
+	})
+	return out, found
 }
 
 // Len returns the length of run's log as tx sees it (0 for a run with no
@@ -260,13 +287,22 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 		return nil, nil
 	}
 	out := make([]Event[P], 0, end-start)
-	missing := false
-	err := txn.GetSeq(tx.tx, l.events, runSeq{run, start}, int(end-start), func(i int, e storedEvent[P], ok bool) bool {
+	missing, at := false, uint64(0)
+	// From event start-1 when start > 0: its Hash is event start's PrevHash.
+	first, skip := start, 0
+	if start > 0 {
+		first, skip = start-1, 1
+	}
+	var prev [32]byte
+	err := txn.GetSeq(tx.tx, l.events, runSeq{run, first}, int(end-first), func(i int, e storedEvent[P], ok bool) bool {
 		if !ok {
-			missing = true
+			missing, at = true, first+uint64(i)
 			return false
 		}
-		out = append(out, e.event(start+uint64(i)))
+		if i >= skip {
+			out = append(out, e.event(first+uint64(i), &prev))
+		}
+		prev = e.hash
 		return true
 	})
 	if err != nil {
@@ -279,7 +315,7 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 		if err := tx.tx.Validate(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, start+uint64(len(out)), run, h.n)
+		return nil, fmt.Errorf("prims: event log %q: event %d of run %v missing below length %d", l.name, at, run, h.n)
 	}
 	return out, nil
 }
@@ -295,9 +331,11 @@ func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
 }
 
 // VerifyChain re-checks run's whole log as tx sees it: every event 0..Len-1
-// must exist, carry its sequence number, link to its predecessor's hash
-// (zeros for event 0), and re-hash to its Hash; the head's last hash must
-// be the last event's. The result names the first event that fails. A log
+// must exist and re-hash, with its sequence number and its predecessor's
+// Hash (zeros for event 0) as the encoding says, to its Hash; the head's
+// last hash must be the last event's. (The log keeps no separate copy of
+// an event's PrevHash: it is read from the predecessor, so the re-hash
+// checks the link.) The result names the first event that fails. A log
 // with no events is valid with Length 0. Cost: O(Len) point reads, payload
 // encodings and hashes (in a read-only transaction the run is looked up
 // once; see txn.GetSeq). Errors as for ReadRange (a payload that no longer
@@ -315,7 +353,7 @@ func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	broken, at := false, uint64(0)
 	err := txn.GetSeq(tx.tx, l.events, runSeq{run, 0}, int(h.n), func(i int, e storedEvent[P], ok bool) bool {
 		seq := uint64(i)
-		if ok && e.prev == prev {
+		if ok {
 			if sum, err := l.hash(seq, e.typ, e.ts, e.payload, &prev); err == nil && sum == e.hash {
 				prev = e.hash
 				return true

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/substrate-lab/substrate/mvcc"
 )
 
 // canonicalHash is the documented encoding, written out independently.
@@ -339,8 +342,9 @@ func TestEventTimestampRoundTrip(t *testing.T) {
 	})
 }
 
-// Event records do not store the sequence number (storedEvent): Read and
-// ReadRange take it from the key. Every way of reading an event must
+// Event records store neither the sequence number nor the previous hash
+// (storedEvent): Read and ReadRange take the one from the key and the other
+// from the predecessor's record. Every way of reading an event must
 // return the Event whose Hash Append computed, linked to its predecessor:
 // from a snapshot, from the transaction's own writes, with the predecessor
 // in the snapshot and the event in the write set, and from a range that
@@ -418,4 +422,13 @@ func TestEventDerivedFieldsMatchAppend(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An event's record (mvcc.Record of storedEvent) with a []byte payload is
+// 128 bytes, an allocation size class of its own: every append retains one,
+// and each field dropped from storedEvent was chosen to reach this class.
+func TestStoredEventRecordSize(t *testing.T) {
+	if got := unsafe.Sizeof(mvcc.Record[storedEvent[[]byte]]{}); got != 128 {
+		t.Errorf("Sizeof(mvcc.Record[storedEvent[[]byte]]) = %d, want 128", got)
+	}
 }
