@@ -212,6 +212,39 @@ func (p *Pool[T]) Retire(x *T) {
 	p.mu.Unlock()
 }
 
+// RetireAll retires the nodes of xs (nil ones are ignored), as Retire does
+// one by one, but reading the epoch once and taking the pool's lock once;
+// it returns how many nodes it retired. The caller must not use them
+// afterwards; xs itself is not kept. It is for callers that unlink many
+// nodes at once: mvcc retires up to WatermarkEvery versions in one prune of
+// a hot key, and a lock per node made that install the slowest of about a
+// hundred (docs/BENCHMARKS.md, "Hot records: prune only when the
+// watermark moved").
+func (p *Pool[T]) RetireAll(xs []*T) int {
+	n := 0
+	if p.ep == nil {
+		p.mu.Lock()
+		for _, x := range xs {
+			if x != nil {
+				p.dropped++
+				n++
+			}
+		}
+		p.mu.Unlock()
+		return n
+	}
+	e := p.ep.Epoch()
+	p.mu.Lock()
+	for _, x := range xs {
+		if x != nil {
+			p.push(x, e)
+			n++
+		}
+	}
+	p.mu.Unlock()
+	return n
+}
+
 // RetireAndGet is Retire(x) followed by TryGet, taking the pool's lock once
 // when the free list has a node (the steady state of a pool that is fed as
 // fast as it is drawn from): a committer that replaces a version retires

@@ -471,3 +471,80 @@ func TestPoolRetireAndGetZeroAllocs(t *testing.T) {
 		t.Fatalf("RetireAndGet cycle: %v allocs/op, want 0", allocs)
 	}
 }
+
+// RetireAll is Retire for each node of a slice: nodes wait for Safe() to
+// pass the epoch read once at the call, nils are skipped, and a pool
+// without Epochs drops what it is given.
+func TestPoolRetireAll(t *testing.T) {
+	ep := newFake(5, 5)
+	p := NewPool[node](ep)
+	xs := []*node{p.Get(), nil, p.Get(), p.Get()}
+	for i, x := range xs {
+		if x != nil {
+			x.A = uint64(i + 1)
+		}
+	}
+	if n := p.RetireAll(xs); n != 3 {
+		t.Fatalf("RetireAll retired %d nodes, want 3", n)
+	}
+	if n := p.RetireAll(nil); n != 0 {
+		t.Fatalf("RetireAll(nil) retired %d nodes", n)
+	}
+	if s := p.Stats(); s.Retired != 3 || s.Free != 0 || s.OldestRetired != 5 {
+		t.Fatalf("stats while waiting: %+v", s)
+	}
+	if y := p.TryGet(); y != nil {
+		t.Fatal("a node retired at epoch 5 was reused while Safe() = 5")
+	}
+	for i, x := range xs {
+		if x != nil && x.A != uint64(i+1) {
+			t.Fatalf("node %d modified before Safe() passed its epoch", i)
+		}
+	}
+	ep.cur.Store(6)
+	ep.safe.Store(6)
+	got := map[*node]bool{}
+	for range 3 {
+		y := p.TryGet()
+		if y == nil || y.A != 0 {
+			t.Fatalf("TryGet after Safe() passed: %v", y)
+		}
+		got[y] = true
+	}
+	if !got[xs[0]] || !got[xs[2]] || !got[xs[3]] {
+		t.Fatal("the nodes handed out are not the ones retired")
+	}
+
+	q := NewPool[node](nil)
+	if n := q.RetireAll(xs); n != 3 {
+		t.Fatalf("RetireAll without Epochs counted %d, want 3", n)
+	}
+	if s := q.Stats(); s.Dropped != 3 || s.Retired != 0 {
+		t.Fatalf("stats without Epochs: %+v", s)
+	}
+}
+
+func TestPoolRetireAllZeroAllocs(t *testing.T) {
+	ep := newFake(1, 1)
+	p := NewPool[node](ep)
+	batch := make([]*node, 8)
+	for i := range batch {
+		batch[i] = p.Get()
+	}
+	cycle := func() {
+		p.RetireAll(batch)
+		e := ep.cur.Add(1)
+		ep.safe.Store(e)
+		for i := range batch {
+			if batch[i] = p.TryGet(); batch[i] == nil {
+				batch[i] = p.Alloc()
+			}
+		}
+	}
+	for range 100 {
+		cycle()
+	}
+	if allocs := testing.AllocsPerRun(1000, cycle); allocs != 0 {
+		t.Fatalf("RetireAll cycle: %v allocs/op, want 0", allocs)
+	}
+}

@@ -19,19 +19,34 @@ const NumSlots = 256
 // WatermarkEvery-th version in a clock tick recomputes it (see
 // [Slot.NoteCommit]), so a hot key keeps up to about WatermarkEvery+2
 // versions while no snapshot pins the watermark.
-const WatermarkEvery = 32
+//
+// Why 128 (32 before): each recomputation advances the clock, stores the
+// watermark and scans the slots, a few cache-line transfers for every
+// other core that commits, and committers of one hot record each trigger
+// one every WatermarkEvery of their commits. Two workers each updating
+// their own StateCell (Tier D contention/disjoint/2, 2-core VM, 1 s
+// protocol, 5 alternating rounds, with the prune skip below in both
+// arms) reached 1.63-1.91x one worker at 128 against 1.55-1.81x at 32
+// (each worker 2.24-2.65M against 2.14-2.47M ops/s), 1.63-1.83x at 64.
+// At 32 the chain walk of [Store.Install]'s prune stood in the
+// way: it ran on every install and crossed up to WatermarkEvery versions,
+// so 128 made a lone hot-key writer 11% slower; it now runs only when the
+// watermark has moved since the record's last prune (docs/BENCHMARKS.md,
+// "Hot records: prune only when the watermark moved"). The price is
+// memory: a hot key may hold 130 versions instead of 34.
+const WatermarkEvery = 128
 
 // refreshEvery is how often, in its own commits, a participant considers
 // recomputing the watermark (and advancing the clock) for the sake of node
 // reuse, when no record is hot. Each recomputation costs every other core a
 // few cache misses (the clock advance, the next commit's dirty mark, the
-// watermark store, the slot scan), so it is kept rarer than WatermarkEvery:
-// measured on the 2-core VM (bench engine_rmw_disjoint_parallel, 9 paired
-// 150ms runs in windows where a no-shared-state probe showed two full
-// cores, medians), -cpu 2 went from 100.6 ns/op at 32 commits to 96.8 at
-// 128 (faster in 7 of 9 pairs; -cpu 1 about 170 for both). Node reuse lags
-// a period or two, which the pool's free lists absorb.
-const refreshEvery = 4 * WatermarkEvery
+// watermark store, the slot scan), so it is kept rare: measured on the
+// 2-core VM (bench engine_rmw_disjoint_parallel, 9 paired 150ms runs in
+// windows where a no-shared-state probe showed two full cores, medians),
+// -cpu 2 went from 100.6 ns/op at 32 commits to 96.8 at 128 (faster in 7
+// of 9 pairs; -cpu 1 about 170 for both). Node reuse lags a period or two,
+// which the pool's free lists absorb.
+const refreshEvery = 128
 
 // maxWatermarkEvery bounds the back-off of [Slot.NoteCommit] while the
 // watermark is pinned by an old snapshot (recomputing cannot move it then).

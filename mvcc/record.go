@@ -103,6 +103,11 @@ type Record[V any] struct {
 	// tag is the watermark it read, so Safe() >= e always and Safe() > e
 	// exactly when Safe() != e, which a difference in the low 32 bits
 	// proves (equal low bits after 2^32 epochs only delay the clearing).
+	// While inlState is not inlRetired, inlTag holds instead the low 32
+	// bits of the watermark of the record's last prune walk (see
+	// Store.prune), which spares hot keys a walk per install; a retiring
+	// prune overwrites it with the epoch tag, and after the inline node is
+	// cleared the tag is simply an old watermark's bits again.
 	// inlState and inlTag are read and written only by the lock holder
 	// (the lock's CAS and release order them between holders); readers
 	// never look at them.
