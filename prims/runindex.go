@@ -170,14 +170,18 @@ type RunIndex struct {
 }
 
 // runRec is the stored form of a run. tags and meta are owned by the
-// store and never modified (every version shares them).
+// store and never modified (every version shares them). The times are
+// Unix nanoseconds of the package's clock (now), which time.Unix(0, ns)
+// rebuilds exactly (see storedState): 16 bytes instead of two time.Times'
+// 48, which takes a run's version node from 152 to 120 bytes (size class
+// 160 -> 128) and its record from 176 to 144.
 type runRec struct {
 	seq              uint64
 	status           Status
 	parent           RunID
 	tags             []string
 	meta             []metaEntry // sorted by key; a slice costs a third of a small map
-	created, updated time.Time
+	created, updated int64
 }
 
 // metaEntry is one metadata entry of a stored run.
@@ -252,7 +256,7 @@ func (x *RunIndex) Create(tx *Tx, opts RunOptions) (RunID, error) {
 		}
 	}
 	seq := x.seq.Add(1) - 1
-	t := now()
+	t := clock.now()
 	rec := runRec{seq: seq, status: Active, parent: opts.Parent, tags: tags, created: t, updated: t}
 	if len(opts.Metadata) > 0 {
 		rec.meta = make([]metaEntry, 0, len(opts.Metadata))
@@ -296,7 +300,7 @@ func (x *RunIndex) Get(tx *Tx, id RunID) (RunInfo, bool) {
 	}
 	info := RunInfo{
 		ID: id, Status: rec.status, Parent: rec.parent,
-		CreatedAt: rec.created, UpdatedAt: rec.updated,
+		CreatedAt: time.Unix(0, rec.created), UpdatedAt: time.Unix(0, rec.updated),
 	}
 	if len(rec.tags) > 0 {
 		info.Tags = append([]string(nil), rec.tags...)
@@ -341,7 +345,7 @@ func (x *RunIndex) Transition(tx *Tx, id RunID, to Status) error {
 	if err := x.sets.add(tx, statusSet(to), rec.seq); err != nil {
 		return err
 	}
-	rec.status, rec.updated = to, now()
+	rec.status, rec.updated = to, clock.now()
 	return txn.Put(tx.tx, x.runs, id, rec)
 }
 

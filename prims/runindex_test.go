@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/substrate-lab/substrate/mvcc"
 )
 
 var allStatuses = []Status{Active, Paused, Completed, Failed, Cancelled, Archived}
@@ -708,4 +711,43 @@ func TestDeletedRunsGiveBackRecords(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A run's times are stored as Unix nanoseconds (runRec): RunInfo must
+// still carry the package clock's times exactly (Local, no monotonic
+// reading, within the calls that bracket them), and the stored form keeps
+// a run's record at 144 bytes (176 with two time.Time fields).
+func TestRunTimesStoredExactly(t *testing.T) {
+	db := openDB(t)
+	runs := db.Runs()
+	var id RunID
+	before := now()
+	mustUpdate(t, db, func(tx *Tx) error {
+		var err error
+		id, err = runs.Create(tx, RunOptions{})
+		return err
+	})
+	mid := now()
+	mustUpdate(t, db, func(tx *Tx) error { return runs.Transition(tx, id, Completed) })
+	after := now()
+	mustView(t, db, func(tx *Tx) error {
+		info, ok := runs.Get(tx, id)
+		switch {
+		case !ok:
+			t.Fatal("run missing")
+		case info.CreatedAt.Before(before) || info.CreatedAt.After(mid):
+			t.Errorf("CreatedAt %v outside [%v, %v]", info.CreatedAt, before, mid)
+		case info.UpdatedAt.Before(mid) || info.UpdatedAt.After(after):
+			t.Errorf("UpdatedAt %v outside [%v, %v]", info.UpdatedAt, mid, after)
+		}
+		for _, ts := range []time.Time{info.CreatedAt, info.UpdatedAt} {
+			if ts != time.Unix(0, ts.UnixNano()) || ts != ts.Round(0) || ts.Location() != time.Local {
+				t.Errorf("time %v is not the package clock's form", ts)
+			}
+		}
+		return nil
+	})
+	if got := unsafe.Sizeof(mvcc.Record[runRec]{}); got != 144 {
+		t.Errorf("Sizeof(mvcc.Record[runRec]) = %d, want 144", got)
+	}
 }
