@@ -401,8 +401,21 @@ func (x setIndex[K, T]) own(tx *Tx, k K, set *sortedSet[T], spare int) (*sortedS
 	t := set.tree
 	cs := make([]*setChunk[T], len(t.chunks), len(t.chunks)+spare)
 	copy(cs, t.chunks)
-	n := &sortedSet[T]{owner: tok, tree: &setTree[T]{chunks: cs, n: t.n}}
-	return n, txn.Put(tx.tx, x.s, k, n)
+	o := &ownedTree[T]{tree: setTree[T]{chunks: cs, n: t.n}}
+	o.set = sortedSet[T]{owner: tok, tree: &o.tree}
+	return &o.set, txn.Put(tx.tx, x.s, k, &o.set)
+}
+
+// ownedTree is a chunked set's new version and its tree in one
+// allocation (own makes both for every first change of a chunked set by a
+// transaction; each pointer into it keeps the whole object alive, and the
+// bytes are the same: 80, in one object of size class 80 instead of 48 +
+// 32). BenchmarkKVStoreNewKey (an insert and a delete in a run of 100 to
+// 100,000 keys) went from 14-15 to 12-13 allocations per pair, its time
+// within noise (docs/results/owned-tree.txt).
+type ownedTree[T any] struct {
+	set  sortedSet[T]
+	tree setTree[T]
 }
 
 // addTree is Add for a chunked set.
