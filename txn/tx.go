@@ -256,7 +256,7 @@ func (st *txState) finish(v uint64) {
 	for _, a := range st.active {
 		a.p.reset()
 	}
-	clear(st.active)
+	clearSmall(st.active)
 	st.active = st.active[:0]
 	st.nwrites = 0
 	st.err = nil
