@@ -197,19 +197,9 @@ func (p *Pool[T]) Alloc() *T {
 // it, because x is reused only once ep.Safe() exceeds the epoch read here.
 // The caller must not use x afterwards, nor retire it twice. nil is ignored.
 func (p *Pool[T]) Retire(x *T) {
-	if x == nil {
-		return
+	if x != nil {
+		p.RetireAll([]*T{x}) // the one-element slice stays on the stack
 	}
-	if p.ep == nil {
-		p.mu.Lock()
-		p.dropped++
-		p.mu.Unlock()
-		return
-	}
-	e := p.ep.Epoch()
-	p.mu.Lock()
-	p.push(x, e)
-	p.mu.Unlock()
 }
 
 // RetireAll retires the nodes of xs (nil ones are ignored), as Retire does
