@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/substrate-lab/substrate/internal/cacheline"
+	"github.com/substrate-lab/substrate/lockfree"
 	"github.com/substrate-lab/substrate/mvcc"
 )
 
@@ -77,6 +79,159 @@ func BenchmarkGetRO(b *testing.B) {
 	}
 	_ = sum
 }
+
+// BenchmarkGetLayers takes engine_get_direct (BeginReadOnly, Get, Commit
+// of a uint64 key among 10,000, in a shuffled order) apart, one layer at a
+// time, beside the Tier A0 map it is built on, to say where the A1/A0
+// ratio comes from (docs/ARCHITECTURE.md, "Why A1 GET stays above 5×"):
+//
+//	layer=a0-map          lockfree.Map[uint64, uint64].Load: core_get_hot
+//	layer=a0-map+fences   the same plus two locked adds on a private padded
+//	                      word: what begin's and end's fences alone cost a
+//	                      loop of independent lookups
+//	layer=read            Store.Lookup + Record.Read under one snapshot
+//	                      held for the whole loop (no per-read protection)
+//	layer=read+slot       + Slot.Acquire and Release per read
+//	layer=read+slot+pool  + the transaction object's sync.Pool round trip
+//	layer=txn             BeginReadOnly + Get + Commit (engine_get_direct)
+func BenchmarkGetLayers(b *testing.B) {
+	e, s, keys := benchStore(b)
+	// Shuffled, as in package bench: in fill order the records stream
+	// through memory and the prefetcher hides their misses.
+	x := uint64(12345)
+	for i := len(keys) - 1; i > 0; i-- {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		j := int(x % uint64(i+1))
+		keys[i], keys[j] = keys[j], keys[i]
+	}
+	m := lockfree.NewMap[uint64, uint64](lockfree.WithPresize(len(keys)))
+	for _, k := range keys {
+		m.Store(k, k)
+	}
+	var sum uint64
+	check := func(b *testing.B, n int) {
+		if n > 0 {
+			b.Fatalf("%d misses", n)
+		}
+	}
+	b.Run("layer=a0-map", func(b *testing.B) {
+		b.ReportAllocs()
+		miss, i := 0, 0
+		for b.Loop() {
+			v, ok := m.Load(keys[i])
+			sum += v
+			if !ok {
+				miss++
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+		check(b, miss)
+	})
+	b.Run("layer=a0-map+fences", func(b *testing.B) {
+		b.ReportAllocs()
+		var w struct {
+			_ cacheline.Pad128
+			n atomic.Uint64
+			_ cacheline.Pad128
+		}
+		miss, i := 0, 0
+		for b.Loop() {
+			w.n.Add(1)
+			v, ok := m.Load(keys[i])
+			sum += v
+			w.n.Add(1)
+			if !ok {
+				miss++
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+		check(b, miss)
+	})
+	b.Run("layer=read", func(b *testing.B) {
+		b.ReportAllocs()
+		sl := e.Domain().NewSlot()
+		defer sl.Close()
+		snap := sl.Acquire()
+		miss, i := 0, 0
+		for b.Loop() {
+			v, _, ok := s.Lookup(keys[i]).Read(snap)
+			sum += v
+			if !ok {
+				miss++
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+		sl.Release()
+		check(b, miss)
+	})
+	b.Run("layer=read+slot", func(b *testing.B) {
+		b.ReportAllocs()
+		sl := e.Domain().NewSlot()
+		defer sl.Close()
+		miss, i := 0, 0
+		for b.Loop() {
+			snap := sl.Acquire()
+			v, _, ok := s.Lookup(keys[i]).Read(snap)
+			sl.Release()
+			sum += v
+			if !ok {
+				miss++
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+		check(b, miss)
+	})
+	b.Run("layer=read+slot+pool", func(b *testing.B) {
+		b.ReportAllocs()
+		miss, i := 0, 0
+		for b.Loop() {
+			st := e.pool.Get().(*txState)
+			snap := st.slot.Acquire()
+			v, _, ok := s.Lookup(keys[i]).Read(snap)
+			st.slot.Release()
+			e.pool.Put(st)
+			sum += v
+			if !ok {
+				miss++
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+		check(b, miss)
+	})
+	b.Run("layer=txn", func(b *testing.B) {
+		b.ReportAllocs()
+		miss, i := 0, 0
+		for b.Loop() {
+			tx := e.BeginReadOnly()
+			v, ok := Get(tx, s, keys[i])
+			tx.Commit()
+			sum += v
+			if !ok {
+				miss++
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+		check(b, miss)
+	})
+	benchSink = sum
+}
+
+// benchSink keeps the benchmarks' sums alive.
+var benchSink uint64
 
 func BenchmarkPut(b *testing.B) {
 	e, s, keys := benchStore(b)
