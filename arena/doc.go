@@ -20,4 +20,6 @@
 // current epoch and handed out again only once the [Epochs] implementation
 // (package mvcc) says no reader can still hold it. sync.Pool cannot do this: it
 // reuses an object as soon as it is Put back, whatever readers still see it.
+// A [Stock] is one owner's private front to a Pool: the same rule, without
+// the pool's lock on every node.
 package arena

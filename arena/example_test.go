@@ -93,3 +93,30 @@ func ExamplePool_RetireAndGet() {
 	// false v1
 	// true true
 }
+
+// A single steady user puts a Stock in front of the pool: it retires and
+// takes nodes without the pool's lock, by the same epoch rule.
+func ExampleStock() {
+	ep := &epochs{cur: 1, safe: 1}
+	p := arena.NewPool[node](ep)
+	s := p.NewStock(64) // one owner only: not safe for concurrent use
+
+	cur := p.Alloc()
+	cur.key = "v1"
+	next := s.RetireAndGet(cur) // cur retired at epoch 1, kept in the stock
+	if next == nil {
+		next = p.Alloc() // nothing reusable yet
+	}
+	next.key = "v2"
+	fmt.Println(next == cur, s.Len())
+
+	ep.cur, ep.safe = 2, 2 // readers have left epoch 1
+	third := s.RetireAndGet(next)
+	fmt.Println(third == cur, third.key == "", s.Len())
+	s.Flush() // count the stock's reuse in the pool's statistics
+	fmt.Println(p.Stats().Reused)
+	// Output:
+	// false 1
+	// true true 1
+	// 1
+}

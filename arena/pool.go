@@ -98,7 +98,8 @@ type retiredNode[T any] struct {
 // Pool is goroutine-safe and blocking: Get, Retire and RetireAndGet take
 // one mutex protecting a FIFO ring of retired nodes ordered by retire epoch
 // and a bounded LIFO free list. In steady state all are allocation-free.
-// Future work: per-P sharding if the mutex becomes contended.
+// A user that retires and takes nodes steadily can put a [Stock] of its
+// own in front of the pool and take the mutex only now and then.
 //
 // Pedigree: the limbo lists of epoch-based reclamation (Fraser, "Practical
 // lock-freedom", 2004; crossbeam-epoch), feeding a free list instead of free().
