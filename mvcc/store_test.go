@@ -566,3 +566,135 @@ func stillWaiting[T any](t *testing.T, got <-chan T, what string) {
 	case <-time.After(20 * time.Millisecond):
 	}
 }
+
+// commitOwned is commitOne through InstallOwned, for the owner of slot
+// owner (which holds no snapshot here: a blind write needs none).
+func commitOwned[K comparable, V any](s *Store[K, V], owner *Slot, k K, v V) uint64 {
+	r := s.LoadOrCreate(k)
+	for !r.TryLock() {
+	}
+	ver := s.d.NextVersion()
+	r.SetPending(ver)
+	s.InstallOwned(r, ver, v, false, owner)
+	r.Unlock()
+	owner.NoteCommit(ver)
+	return ver
+}
+
+// TestInstallOwnedStockWaitsForWatermark: through InstallOwned a pruned
+// node goes to the owner's stock, tagged as the pool would tag it, and no
+// install takes it back while a snapshot that may read it is open; once
+// the snapshot is released it is reused, and a steady stream of rewrites
+// allocates no node and reaches the pool's reuse counter.
+func TestInstallOwnedStockWaitsForWatermark(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	owner := d.NewSlot()
+	defer owner.Close()
+	if i := owner.Index(); i < 0 || i >= poolShards {
+		t.Fatalf("first slot has index %d, want a stocked one", i)
+	}
+	early := d.NewSlot() // holds the watermark at 0 meanwhile: nothing pruned
+	defer early.Close()
+	early.Acquire()
+	commitOwned(s, &owner, 0, 1) // the record's inline node
+	v2 := commitOwned(s, &owner, 0, 2)
+	commitOwned(s, &owner, 0, 3) // chain: 3, 2, 1
+	pin := d.NewSlot()
+	defer pin.Close()
+	snap := pin.Acquire()
+	early.Release()
+	r := s.Lookup(0)
+	old := r.head.Load().next.Load() // version 2: the snapshot stops before it
+	if d.RefreshWatermark() != snap {
+		t.Fatal("watermark not at the pinned snapshot")
+	}
+	commitOwned(s, &owner, 0, 4) // prunes versions 2 and 1
+	if st := s.stocks[owner.Index()]; st == nil || st.Len() != 1 {
+		n := -1
+		if st != nil {
+			n = st.Len()
+		}
+		t.Fatalf("the pruned pool node is not in the owner's stock (%d nodes there, want 1)", n)
+	}
+	if ps := s.Stats().Pool; ps.Retired != 0 {
+		t.Fatalf("pool has %d retired nodes; the owner's node belongs in its stock", ps.Retired)
+	}
+	for i := range 500 {
+		commitOwned(s, &owner, i%8, uint64(i))
+		if h := s.Lookup(i % 8).head.Load(); h == old {
+			t.Fatalf("node retired at epoch >= %d reused while snapshot %d is open", snap, snap)
+		}
+	}
+	if old.ver != v2 || old.val != 2 {
+		t.Fatalf("stocked node changed while pinned: %d@%d", old.val, old.ver)
+	}
+	if v, _, _ := r.Read(snap); v != 3 {
+		t.Fatalf("pinned snapshot reads %d, want 3", v)
+	}
+	pin.Release()
+	d.RefreshWatermark()
+	reused := false
+	for i := 0; i < 2000 && !reused; i++ {
+		commitOwned(s, &owner, i%8, uint64(i))
+		reused = s.Lookup(i%8).head.Load() == old
+	}
+	if !reused {
+		t.Fatalf("stocked node never reused after the snapshot was released: %+v", s.Stats().Pool)
+	}
+	for i := range 4000 { // 64 keys now: their chains take nodes at first
+		commitOwned(s, &owner, i%64, uint64(i))
+	}
+	before := s.Stats().Pool
+	for i := range 4000 {
+		commitOwned(s, &owner, i%64, uint64(i))
+	}
+	after := s.Stats().Pool
+	if after.Allocated != before.Allocated {
+		t.Fatalf("%d nodes allocated by 4,000 steady-state rewrites", after.Allocated-before.Allocated)
+	}
+	if after.Reused-before.Reused < 4000-2*stockSize {
+		t.Fatalf("reuse counter moved by %d in 4,000 rewrites", after.Reused-before.Reused)
+	}
+}
+
+// TestInstallOwnedOtherSlots: slots beyond the first poolShards, and
+// overflow slots, install through the shared pools (no stock: their pool
+// shard is shared), and their writes are read back like any other.
+func TestInstallOwnedOtherSlots(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	slots := make([]Slot, NumSlots+1)
+	for i := range slots {
+		slots[i] = d.NewSlot()
+	}
+	defer func() {
+		for i := range slots {
+			slots[i].Close()
+		}
+	}()
+	far, over := &slots[poolShards], &slots[NumSlots]
+	if far.Index() != poolShards || !over.Overflow() {
+		t.Fatalf("slot indices: %d (want %d), overflow %v", far.Index(), poolShards, over.Overflow())
+	}
+	for i := range 300 {
+		commitOwned(s, far, 0, uint64(i))
+		commitOwned(s, over, 1, uint64(i))
+	}
+	for i, st := range s.stocks {
+		if st != nil {
+			t.Fatalf("stock %d created by slots that must not have one", i)
+		}
+	}
+	sl := d.NewSlot()
+	defer sl.Close()
+	snap := sl.Acquire()
+	for k := range 2 {
+		if v, _, ok := s.Lookup(k).Read(snap); !ok || v != 299 {
+			t.Fatalf("key %d reads %d (ok %v), want 299", k, v, ok)
+		}
+	}
+	if ps := s.Stats().Pool; ps.Reused == 0 {
+		t.Fatalf("the shared pools reused nothing: %+v", ps)
+	}
+}

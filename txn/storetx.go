@@ -384,10 +384,10 @@ func (p *storeTx[K, V]) validate() error {
 	return nil
 }
 
-func (p *storeTx[K, V]) install(v uint64, hint int) {
+func (p *storeTx[K, V]) install(v uint64, owner *mvcc.Slot) {
 	for i := range p.writes {
 		w := &p.writes[i]
-		p.s.Install(w.r, v, w.v, w.tomb, hint)
+		p.s.InstallOwned(w.r, v, w.v, w.tomb, owner)
 		if w.tomb {
 			p.s.Entomb(w.k, w.r) // the record goes once the watermark passes v
 		}

@@ -157,8 +157,9 @@ type participant interface {
 	// validate checks the read set, absent-key reads and scans while the
 	// write set is locked.
 	validate() error
-	// install installs every write at version v and unlocks its record.
-	install(v uint64, hint int)
+	// install installs every write at version v and unlocks its record;
+	// owner is the transaction object's slot (mvcc.Store.InstallOwned).
+	install(v uint64, owner *mvcc.Slot)
 	// unlock releases the locks lock took (after a failure).
 	unlock()
 	// reset empties the participant for the next transaction.
@@ -443,9 +444,8 @@ func (st *txState) commit() error {
 	// chain, so the nodes install walks cannot be retired, let alone
 	// reused, under it (see mvcc.Store.Install).
 	st.slot.Release()
-	hint := st.slot.Index()
 	for _, a := range st.active { // (4), (5)
-		a.p.install(v, hint)
+		a.p.install(v, &st.slot)
 		chaos.Yield("txn.commit.installed")
 	}
 	st.finish(v) // (6)
