@@ -33,9 +33,9 @@ type Event[P any] struct {
 //
 //   - the timestamp as Unix nanoseconds (8 bytes instead of time.Time's
 //     24), which is all the hash covers and all a timestamp of this
-//     package carries: tx.now is time.Unix(0, ns) of the package's clock
-//     (see wallClock), a Local time without a monotonic reading, which
-//     time.Unix(0, ts) rebuilds exactly (same wall, ext and location);
+//     package carries: tx.now is Unix nanoseconds of the package's clock
+//     (see wallClock), and the time.Time an Event returns is
+//     time.Unix(0, ts), a Local time without a monotonic reading;
 //   - no sequence number: it is the record's key (runSeq.n), which every
 //     reader has in hand;
 //   - no previous hash: it is event seq-1's Hash (zeros for seq 0), which
@@ -206,7 +206,7 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 	}
 	now := tx.now() // before the head read, outside the conflict window (see StateCell.Transition)
 	h, _ := txn.Get(tx.tx, l.heads, run)
-	e := storedEvent[P]{typ: typ, payload: payload, ts: now.UnixNano()}
+	e := storedEvent[P]{typ: typ, payload: payload, ts: now}
 	sum, err := l.hash(h.n, typ, e.ts, payload, &h.last)
 	if err != nil {
 		return 0, err

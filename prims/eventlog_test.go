@@ -323,7 +323,7 @@ func TestEventTimestampRoundTrip(t *testing.T) {
 		if _, err := log.Append(tx, run, "t", "p"); err != nil {
 			return err
 		}
-		stamped = tx.now()
+		stamped = time.Unix(0, tx.now())
 		return nil
 	})
 	mustView(t, db, func(tx *Tx) error {

@@ -103,8 +103,8 @@ type RunInfo struct {
 	Parent    RunID // zero for a top-level run; may name a deleted run
 	Tags      []string
 	Metadata  map[string]string
-	CreatedAt time.Time // wall clock at Create
-	UpdatedAt time.Time // wall clock at the last Transition (CreatedAt before any)
+	CreatedAt time.Time // the creating transaction's timestamp (see Tx)
+	UpdatedAt time.Time // the timestamp of the last Transition's transaction (CreatedAt before any)
 }
 
 // RunIndex registers runs and gives them a lifecycle (Status), queries by
@@ -256,7 +256,7 @@ func (x *RunIndex) Create(tx *Tx, opts RunOptions) (RunID, error) {
 		}
 	}
 	seq := x.seq.Add(1) - 1
-	t := clock.now()
+	t := tx.now()
 	rec := runRec{seq: seq, status: Active, parent: opts.Parent, tags: tags, created: t, updated: t}
 	if len(opts.Metadata) > 0 {
 		rec.meta = make([]metaEntry, 0, len(opts.Metadata))
@@ -315,7 +315,8 @@ func (x *RunIndex) Get(tx *Tx, id RunID) (RunInfo, bool) {
 }
 
 // Transition moves run id to status to, updating the status index in the
-// same transaction, and sets UpdatedAt.
+// same transaction, and sets UpdatedAt to the transaction's timestamp
+// (the one its events and cell writes carry; see Tx).
 //
 // Errors: ErrInvalidTransition (the lifecycle does not allow it, same
 // status included; an invalid to wraps both ErrInvalidTransition and
@@ -345,7 +346,7 @@ func (x *RunIndex) Transition(tx *Tx, id RunID, to Status) error {
 	if err := x.sets.add(tx, statusSet(to), rec.seq); err != nil {
 		return err
 	}
-	rec.status, rec.updated = to, clock.now()
+	rec.status, rec.updated = to, tx.now()
 	return txn.Put(tx.tx, x.runs, id, rec)
 }
 

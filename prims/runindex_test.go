@@ -751,3 +751,38 @@ func TestRunTimesStoredExactly(t *testing.T) {
 		t.Errorf("Sizeof(mvcc.Record[runRec]) = %d, want 144", got)
 	}
 }
+
+// TestOneTimestampPerTransaction: every time one transaction records (a
+// run's CreatedAt, an event's Timestamp, a cell's UpdatedAt, a later
+// Transition's UpdatedAt in the same transaction) is the same instant, as
+// the Tx documentation promises.
+func TestOneTimestampPerTransaction(t *testing.T) {
+	db := openDB(t)
+	runs := db.Runs()
+	log := must[*EventLog[string]](t)(NewEventLog[string](db, "one-ts"))
+	cells := must[*StateCell[int]](t)(NewStateCell[int](db, "one-ts-cells"))
+	var id RunID
+	mustUpdate(t, db, func(tx *Tx) error {
+		var err error
+		if id, err = runs.Create(tx, RunOptions{}); err != nil {
+			return err
+		}
+		if _, err = log.Append(tx, id, "started", "x"); err != nil {
+			return err
+		}
+		if _, err = cells.Init(tx, id, "phase", 1); err != nil {
+			return err
+		}
+		return runs.Transition(tx, id, Completed)
+	})
+	mustView(t, db, func(tx *Tx) error {
+		info, _ := runs.Get(tx, id)
+		e, _ := log.Read(tx, id, 0)
+		st, _ := cells.Read(tx, id, "phase")
+		if info.CreatedAt != e.Timestamp || info.UpdatedAt != e.Timestamp || st.UpdatedAt != e.Timestamp {
+			t.Errorf("times of one transaction differ: run created %v, updated %v; event %v; cell %v",
+				info.CreatedAt, info.UpdatedAt, e.Timestamp, st.UpdatedAt)
+		}
+		return nil
+	})
+}

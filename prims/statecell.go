@@ -58,8 +58,8 @@ type storedState[S any] struct {
 }
 
 // stored returns st as the store keeps it.
-func stored[S any](value S, version uint64, at time.Time) storedState[S] {
-	return storedState[S]{value: value, version: version, ts: at.UnixNano()}
+func stored[S any](value S, version uint64, at int64) storedState[S] {
+	return storedState[S]{value: value, version: version, ts: at}
 }
 
 // state returns the API's State of a stored one.

@@ -220,7 +220,7 @@ func TestStateCellStoresExactTime(t *testing.T) {
 	run := NewRunID()
 	var want State[uint64]
 	mustUpdate(t, db, func(tx *Tx) error {
-		want = State[uint64]{Value: 7, Version: 1, UpdatedAt: tx.now()}
+		want = State[uint64]{Value: 7, Version: 1, UpdatedAt: time.Unix(0, tx.now())}
 		if _, err := cells.Init(tx, run, "c", 7); err != nil {
 			return err
 		}

@@ -1,8 +1,6 @@
 package prims
 
 import (
-	"time"
-
 	"github.com/substrate-lab/substrate/txn"
 )
 
@@ -31,9 +29,10 @@ import (
 // reads its snapshot, never conflicts, and rejects writes with ErrReadOnly.
 //
 // Timestamps: every write of one transaction that records a time (an
-// event's Timestamp, a state cell's UpdatedAt) records the same one, read
-// from the clock by the first operation that may write one (before it
-// reads, so that the clock read stays out of its conflict window).
+// event's Timestamp, a state cell's UpdatedAt, a run's CreatedAt or
+// UpdatedAt) records the same one, read from the clock by the first
+// operation that may write one (before it reads, so that the clock read
+// stays out of its conflict window).
 //
 // Failed operations do not poison the transaction: an operation rejected for
 // bad input, a missing cell, a version mismatch or a Transition function's
@@ -48,26 +47,30 @@ type Tx struct {
 	// the records keep their token alive, so no later incarnation's token
 	// can equal it.
 	tok *byte
-	// ts is the transaction's timestamp, read from the clock by its first
-	// timestamped write (see now); zero until then.
-	ts time.Time
+	// ts is the transaction's timestamp in Unix nanoseconds, read from the
+	// clock by its first timestamped write (see now); 0 until then. Every
+	// timestamp the package stores is Unix nanoseconds (storedEvent,
+	// storedState, runRec), so it is kept as one.
+	ts int64
 }
 
 // reset makes a pooled Tx the handle of transaction tx (or of none).
 func (t *Tx) reset(tx txn.Tx) {
-	t.tx, t.tok, t.ts = tx, nil, time.Time{}
+	t.tx, t.tok, t.ts = tx, nil, 0
 }
 
-// now returns the transaction's timestamp: the wall-clock time (without a
-// monotonic reading) of its first timestamped operation (an Append, a
-// cell's Set, CAS or Transition). Every write of one transaction attempt carries the
-// same time; a retried attempt reads the clock again. Reading the clock once
+// now returns the transaction's timestamp, in Unix nanoseconds of the
+// package's wall clock (see wallClock): the time of its first timestamped
+// operation (an Append, a cell's Set, CAS or Transition, a run's Create or
+// Transition). Every write of one transaction attempt carries the same
+// time; a retried attempt reads the clock again. Reading the clock once
 // per transaction rather than per write saves a clock read (tens of
 // nanoseconds on virtual machines) per operation of multi-write
-// transactions.
-func (t *Tx) now() time.Time {
-	if t.ts.IsZero() {
-		t.ts = now()
+// transactions. (The clock never reads 0, 1970-01-01T00:00:00Z exactly,
+// so 0 can mean "not read yet".)
+func (t *Tx) now() int64 {
+	if t.ts == 0 {
+		t.ts = clock.now()
 	}
 	return t.ts
 }
