@@ -634,7 +634,9 @@ type StoreStats struct {
 	// Pool sums the version-node pools' counters. Pool.Retired is the
 	// number of unlinked versions waiting for the watermark to pass them
 	// (a forgotten snapshot makes it grow); Pool.Reused counts versions
-	// served from recycled nodes.
+	// served from recycled nodes. Committers' private stocks (see
+	// InstallOwned) hold up to stockSize nodes each outside these counts,
+	// and add their reuses to Reused every 64.
 	Pool arena.PoolStats
 }
 
