@@ -402,16 +402,7 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 		Count:     opts.Count,
 		Filter:    filterString(opts.Filter),
 	}
-	for i, item := range plan {
-		bt := opts.BenchTime
-		if item.isSize() {
-			bt = sizeBenchTime
-		}
-		if err := btFlag.Value.Set(bt); err != nil {
-			return nil, err
-		}
-		fig := measure(item.run(), opts.Count)
-		ReleaseFixtures()
+	record := func(i int, item runItem, fig Figure) {
 		fmt.Fprintf(opts.Progress, "[%d/%d] %s  %s\n", i+1, len(plan), item.name(), progressFigure(item, fig))
 		switch {
 		case item.c != nil:
@@ -430,6 +421,34 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 		if fig.Failed {
 			rep.Failed = append(rep.Failed, item.name())
 		}
+	}
+	for i := 0; i < len(plan); {
+		item := plan[i]
+		if group := peerBGroup(plan[i:]); len(group) > 0 {
+			// The stores compared on one Tier B operation, measured in
+			// interleaved rounds (see peerBRounds).
+			rounds, bt := peerBSchedule(opts.BenchTime, opts.Count)
+			if err := btFlag.Value.Set(bt); err != nil {
+				return nil, err
+			}
+			for k, fig := range measureInterleaved(group, rounds) {
+				record(i+k, group[k], fig)
+			}
+			ReleaseFixtures()
+			i += len(group)
+			continue
+		}
+		bt := opts.BenchTime
+		if item.isSize() {
+			bt = sizeBenchTime
+		}
+		if err := btFlag.Value.Set(bt); err != nil {
+			return nil, err
+		}
+		fig := measure(item.run(), opts.Count)
+		ReleaseFixtures()
+		record(i, item, fig)
+		i++
 	}
 	rep.fillRatios()
 	rep.KVPeers = rep.kvPeerRows()
@@ -583,46 +602,120 @@ func filterString(re *regexp.Regexp) string {
 // caught with b.Failed in a deferred check (b.Fatal exits through
 // runtime.Goexit, which runs deferred calls).
 func measure(body func(*testing.B), count int) Figure {
-	var (
-		nsOp, allocs, bytes []float64
-		extra               = map[string][]float64{}
-		fig                 Figure
-	)
+	var s sampler
 	for range count {
-		var failed atomic.Bool
-		r := testing.Benchmark(func(b *testing.B) {
-			defer func() {
-				if b.Failed() {
-					failed.Store(true)
-				}
-			}()
-			body(b)
-		})
-		fig.Runs++
-		if r.N <= 0 || failed.Load() {
-			fig.Failed = true
-			continue
-		}
-		fig.N = r.N
-		n := float64(r.N)
-		v, ok := r.Extra["ns/op"]
-		if !ok {
-			v = float64(r.T.Nanoseconds()) / n
-		}
-		nsOp = append(nsOp, v)
-		allocs = append(allocs, float64(r.MemAllocs)/n)
-		bytes = append(bytes, float64(r.MemBytes)/n)
-		for unit, x := range r.Extra {
-			if unit != "ns/op" {
-				extra[unit] = append(extra[unit], x)
-			}
+		s.run(body)
+	}
+	return s.figure()
+}
+
+// peerBRounds is how many rounds of benchtime/peerBRounds the stores
+// compared on one Tier B operation take turns in when the report runs
+// with a count of 1 (with -count N: N rounds of the full benchtime). The
+// ratios against buntdb are issue 4's bars, and one store measured right
+// after another rode the host's drift between them: in three full reports
+// of one session (2026-11-28, 2-core VM) substrate's put moved 213-264 ns
+// and buntdb's 840 ns-1.4 µs, so that the put ratio read 0.19x, 0.21x and
+// 0.29x. Taking turns puts each store in every phase of the host, and the
+// median drops a round that one store spent in a slow phase alone.
+const peerBRounds = 3
+
+// peerBGroup returns the PeersB items at the head of plan that measure one
+// operation (consecutive in the plan: selectRuns puts a family's peers of
+// one operation together), or nil if plan does not start with one.
+func peerBGroup(plan []runItem) []runItem {
+	if len(plan) == 0 || plan[0].family != "PeersB/" || plan[0].isSize() {
+		return nil
+	}
+	n := 1
+	for n < len(plan) && plan[n].family == "PeersB/" && plan[n].p.Op == plan[0].p.Op {
+		n++
+	}
+	return plan[:n]
+}
+
+// peerBSchedule returns the rounds and the benchtime per round of a PeersB
+// group: count rounds of benchtime when count > 1, else peerBRounds rounds
+// of a peerBRounds-th of a duration benchtime (an iteration count, "Nx",
+// is kept whole in each round).
+func peerBSchedule(benchtime string, count int) (int, string) {
+	if count > 1 {
+		return count, benchtime
+	}
+	if d, err := time.ParseDuration(benchtime); err == nil && d > 0 {
+		return peerBRounds, (d / peerBRounds).String()
+	}
+	return peerBRounds, benchtime
+}
+
+// measureInterleaved runs the items round-robin, rounds times (item 0, 1,
+// ..., then again), and returns each item's Figure: the medians over its
+// rounds, as measure gives.
+func measureInterleaved(items []runItem, rounds int) []Figure {
+	ss := make([]sampler, len(items))
+	for range rounds {
+		for k, it := range items {
+			ss[k].run(it.run())
 		}
 	}
-	fig.NsSamples = nsOp
-	fig.NsPerOp = median(nsOp)
-	fig.AllocsPerOp = median(allocs)
-	fig.BytesPerOp = median(bytes)
-	for unit, xs := range extra {
+	figs := make([]Figure, len(items))
+	for k := range ss {
+		figs[k] = ss[k].figure()
+	}
+	return figs
+}
+
+// sampler collects the runs of one benchmark (testing.Benchmark, one per
+// run call) and summarizes them as a Figure.
+type sampler struct {
+	nsOp, allocs, bytes []float64
+	extra               map[string][]float64
+	fig                 Figure
+}
+
+// run runs body once with testing.Benchmark and records the result.
+func (s *sampler) run(body func(*testing.B)) {
+	var failed atomic.Bool
+	r := testing.Benchmark(func(b *testing.B) {
+		defer func() {
+			if b.Failed() {
+				failed.Store(true)
+			}
+		}()
+		body(b)
+	})
+	s.fig.Runs++
+	if r.N <= 0 || failed.Load() {
+		s.fig.Failed = true
+		return
+	}
+	s.fig.N = r.N
+	n := float64(r.N)
+	v, ok := r.Extra["ns/op"]
+	if !ok {
+		v = float64(r.T.Nanoseconds()) / n
+	}
+	s.nsOp = append(s.nsOp, v)
+	s.allocs = append(s.allocs, float64(r.MemAllocs)/n)
+	s.bytes = append(s.bytes, float64(r.MemBytes)/n)
+	for unit, x := range r.Extra {
+		if unit != "ns/op" {
+			if s.extra == nil {
+				s.extra = map[string][]float64{}
+			}
+			s.extra[unit] = append(s.extra[unit], x)
+		}
+	}
+}
+
+// figure returns the medians of the runs so far.
+func (s *sampler) figure() Figure {
+	fig := s.fig
+	fig.NsSamples = s.nsOp
+	fig.NsPerOp = median(s.nsOp)
+	fig.AllocsPerOp = median(s.allocs)
+	fig.BytesPerOp = median(s.bytes)
+	for unit, xs := range s.extra {
 		if fig.Metrics == nil {
 			fig.Metrics = map[string]float64{}
 			fig.MetricSamples = map[string][]float64{}

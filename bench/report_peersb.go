@@ -35,6 +35,16 @@ type KVPeerRow struct {
 	BarVerdict string  `json:"bar_verdict,omitempty"`
 }
 
+// peerBRuns returns the number of runs behind the PeersB figures (the
+// most of any row), 0 if none ran.
+func (rep *Report) peerBRuns() int {
+	n := 0
+	for _, p := range rep.PeersB {
+		n = max(n, p.Figure.Runs)
+	}
+	return n
+}
+
 // peerB returns the result of impl's PeersB op, if it ran and did not fail.
 func (rep *Report) peerB(impl, op string) (PeerResult, bool) {
 	for _, p := range rep.PeersB {
@@ -100,6 +110,10 @@ func (rep *Report) writePeersB(w io.Writer) {
 	fmt.Fprintf(w, "\n=== Tier B Peers: embedded transactional KV stores (same run) ===\n")
 	fmt.Fprintf(w, "The same 10,000 entries (100 runs × 100 keys) in the same shuffled order, each store through its own\n")
 	fmt.Fprintf(w, "transactions: buntdb (in memory, View/Update), go-memdb (immutable radix trees), badger v4 (in memory).\n")
+	if runs := rep.peerBRuns(); runs > 1 {
+		fmt.Fprintf(w, "Each figure is the median of %d rounds in which the stores of an operation took turns, so that a\n", runs)
+		fmt.Fprintf(w, "ratio does not ride the host's drift between one store's run and the next's.\n")
+	}
 	tw := newTable(w)
 	head := []string{"op"}
 	head = append(head, peerBImpls...)

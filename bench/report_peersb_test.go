@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -110,5 +111,79 @@ func TestKVPeerRowsFallback(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestPeersBInterleaved: the stores compared on one Tier B operation are
+// measured in turns (a, b, a, b, ...) and each figure is the median of its
+// rounds: peerBRounds rounds of a third of the benchtime at -count 1,
+// count rounds of the whole benchtime otherwise; the report says so.
+func TestPeersBInterleaved(t *testing.T) {
+	var calls []string
+	peer := func(impl, op string, ns int) PeerCase {
+		return PeerCase{Impl: impl, Op: op, Run: func(b *testing.B) {
+			b.ReportAllocs()
+			if len(calls) == 0 || calls[len(calls)-1] != impl+"/"+op {
+				calls = append(calls, impl+"/"+op) // once per testing.Benchmark run, not per b.N probe
+			}
+			for range b.N {
+			}
+			b.ReportMetric(float64(ns), "ns/op")
+		}}
+	}
+	peers := []PeerCase{
+		peer("substrate", "kv_get", 100), peer("buntdb", "kv_get", 400),
+		peer("substrate", "kv_put", 200), peer("buntdb", "kv_put", 1000),
+	}
+	cases := []Case{
+		{Name: "kvstore_get", Tier: "B", Group: "kvstore", Gate: "none", Run: func(b *testing.B) {
+			for range b.N {
+			}
+		}},
+		{Name: "kvstore_put", Tier: "B", Group: "kvstore", Gate: "none", Run: func(b *testing.B) {
+			for range b.N {
+			}
+		}},
+	}
+	for _, count := range []int{1, 2} {
+		calls = nil
+		var out bytes.Buffer
+		rep, err := run(Options{BenchTime: "3x", Count: count, WithPeers: true, Stdout: &out}, cases, nil, peers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds := peerBRounds
+		if count > 1 {
+			rounds = count
+		}
+		var want []string
+		for _, op := range []string{"kv_get", "kv_put"} {
+			for range rounds {
+				want = append(want, "substrate/"+op, "buntdb/"+op)
+			}
+		}
+		if !slices.Equal(calls, want) {
+			t.Errorf("count %d: runs in order %v, want %v", count, calls, want)
+		}
+		for _, p := range rep.PeersB {
+			if p.Figure.Runs != rounds {
+				t.Errorf("count %d: %s has %d runs, want %d", count, p.Name, p.Figure.Runs, rounds)
+			}
+		}
+		if len(rep.KVPeers) != 2 || rep.KVPeers[0].Ratios["buntdb"] != 0.25 || rep.KVPeers[1].Ratios["buntdb"] != 0.2 {
+			t.Errorf("count %d: ratios %+v", count, rep.KVPeers)
+		}
+		if !strings.Contains(out.String(), "median of "+strconv.Itoa(rounds)+" rounds in which the stores") {
+			t.Errorf("count %d: the report does not say how the figures were taken:\n%s", count, out.String())
+		}
+	}
+	if r, bt := peerBSchedule("1s", 1); r != peerBRounds || bt != "333.333333ms" {
+		t.Errorf("peerBSchedule(1s, 1) = %d, %q", r, bt)
+	}
+	if r, bt := peerBSchedule("100x", 1); r != peerBRounds || bt != "100x" {
+		t.Errorf("peerBSchedule(100x, 1) = %d, %q", r, bt)
+	}
+	if r, bt := peerBSchedule("1s", 5); r != 5 || bt != "1s" {
+		t.Errorf("peerBSchedule(1s, 5) = %d, %q", r, bt)
 	}
 }
