@@ -13,17 +13,31 @@ import (
 // write: lock, take a version, publish it, install (and Entomb a
 // tombstone), unlock, note the commit.
 func commitOne[K comparable, V any](s *Store[K, V], k K, v V, tomb bool) uint64 {
+	return commitVia(s, nil, k, v, tomb)
+}
+
+// commitVia is commitOne, through InstallOwned and the slot's NoteCommit
+// when owner is not nil.
+func commitVia[K comparable, V any](s *Store[K, V], owner *Slot, k K, v V, tomb bool) uint64 {
 	r := s.LoadOrCreate(k)
 	for !r.TryLock() {
 	}
 	ver := s.d.NextVersion()
 	r.SetPending(ver)
-	s.Install(r, ver, v, tomb, 0)
+	if owner != nil {
+		s.InstallOwned(r, ver, v, tomb, owner)
+	} else {
+		s.Install(r, ver, v, tomb, 0)
+	}
 	if tomb {
 		s.Entomb(k, r)
 	}
 	r.Unlock()
-	s.d.NoteCommit(ver)
+	if owner != nil {
+		owner.NoteCommit(ver)
+	} else {
+		s.d.NoteCommit(ver)
+	}
 	return ver
 }
 
@@ -570,15 +584,7 @@ func stillWaiting[T any](t *testing.T, got <-chan T, what string) {
 // commitOwned is commitOne through InstallOwned, for the owner of slot
 // owner (which holds no snapshot here: a blind write needs none).
 func commitOwned[K comparable, V any](s *Store[K, V], owner *Slot, k K, v V) uint64 {
-	r := s.LoadOrCreate(k)
-	for !r.TryLock() {
-	}
-	ver := s.d.NextVersion()
-	r.SetPending(ver)
-	s.InstallOwned(r, ver, v, false, owner)
-	r.Unlock()
-	owner.NoteCommit(ver)
-	return ver
+	return commitVia(s, owner, k, v, false)
 }
 
 // TestInstallOwnedStockWaitsForWatermark: through InstallOwned a pruned

@@ -94,6 +94,10 @@ func BenchmarkGetRO(b *testing.B) {
 //	layer=read+slot       + Slot.Acquire and Release per read
 //	layer=read+slot+pool  + the transaction object's sync.Pool round trip
 //	layer=txn             BeginReadOnly + Get + Commit (engine_get_direct)
+//
+// Each layer's loop is written out in full: a shared loop calling the
+// layer through a function value would add an indirect call per lookup,
+// a layer of its own.
 func BenchmarkGetLayers(b *testing.B) {
 	e, s, keys := benchStore(b)
 	// Shuffled, as in package bench: in fill order the records stream
