@@ -28,9 +28,20 @@ import (
 // runKey is a key scoped to a run: a KV key, a state cell name, a tag. A
 // comparable struct, hashed by hashRunKey (never by the generic maphash
 // path).
+//
+// The run is held as its two little-endian words, not as the RunID array:
+// Go passes a struct of words and strings in registers, but an array of
+// more than one element on the stack, so a key with a RunID in it was
+// copied through memory at every call between the primitive and the map's
+// hasher (five of them on a KV read).
 type runKey struct {
-	run RunID
-	s   string
+	lo, hi uint64 // the RunID's bytes 0-7 and 8-15, little-endian
+	s      string
+}
+
+// keyOf returns the runKey of run and s.
+func keyOf(run RunID, s string) runKey {
+	return runKey{binary.LittleEndian.Uint64(run[:8]), binary.LittleEndian.Uint64(run[8:]), s}
 }
 
 // runSeq is a position scoped to a run: an event's sequence number, a
@@ -77,14 +88,19 @@ func mum(a, b uint64) uint64 {
 // vary only a few bits of one operand, which a product with a fixed factor
 // does not spread to the low bits; Mix64 avalanches them.
 func hashRun(r RunID, seed uint64) uint64 {
-	return lockfree.Mix64(mum(binary.LittleEndian.Uint64(r[:8])^seed^wyp0,
-		binary.LittleEndian.Uint64(r[8:])^bits.RotateLeft64(seed, 32)^wyp1))
+	return hashRunWords(binary.LittleEndian.Uint64(r[:8]), binary.LittleEndian.Uint64(r[8:]), seed)
+}
+
+// hashRunWords is hashRun of the RunID whose little-endian words are lo
+// and hi.
+func hashRunWords(lo, hi, seed uint64) uint64 {
+	return lockfree.Mix64(mum(lo^seed^wyp0, hi^bits.RotateLeft64(seed, 32)^wyp1))
 }
 
 // hashRunKey hashes a run and a string: the run's hash folded with the
 // string's (hashString) in one mum.
 func hashRunKey(k runKey, seed uint64) uint64 {
-	return mum(hashRun(k.run, seed)^wyp2, hashString(k.s, seed)^wyp3)
+	return mum(hashRunWords(k.lo, k.hi, seed)^wyp2, hashString(k.s, seed)^wyp3)
 }
 
 // shortString is the longest string hashString folds itself; longer ones

@@ -131,7 +131,7 @@ func TestListIndex(t *testing.T) {
 	db := openDB(t)
 	x := newListIndex[runKey, string](db, hashRunKey)
 	run := NewRunID()
-	l1, l2 := runKey{run, "tool"}, runKey{run, "thought"}
+	l1, l2 := keyOf(run, "tool"), keyOf(run, "thought")
 	mustUpdate(t, db, func(tx *Tx) error {
 		for i, s := range []string{"a", "b", "c"} {
 			n, err := x.Append(tx, l1, s)
@@ -143,7 +143,7 @@ func TestListIndex(t *testing.T) {
 		return err
 	})
 	mustView(t, db, func(tx *Tx) error {
-		if x.Len(tx, l1) != 3 || x.Len(tx, l2) != 1 || x.Len(tx, runKey{run, "none"}) != 0 {
+		if x.Len(tx, l1) != 3 || x.Len(tx, l2) != 1 || x.Len(tx, keyOf(run, "none")) != 0 {
 			t.Error("Len wrong")
 		}
 		if v, ok := x.Get(tx, l1, 1); !ok || v != "b" {
@@ -186,8 +186,8 @@ func TestHashers(t *testing.T) {
 	if hashRun(a, 1) == hashRun(b, 1) || hashRun(a, 1) == hashRun(a, 2) {
 		t.Error("hashRun ignores a bit of the run or the seed")
 	}
-	if hashRunKey(runKey{a, "x"}, 0) == hashRunKey(runKey{a, "y"}, 0) ||
-		hashRunKey(runKey{a, "x"}, 0) == hashRunKey(runKey{b, "x"}, 0) {
+	if hashRunKey(keyOf(a, "x"), 0) == hashRunKey(keyOf(a, "y"), 0) ||
+		hashRunKey(keyOf(a, "x"), 0) == hashRunKey(keyOf(b, "x"), 0) {
 		t.Error("hashRunKey collides on a one-byte change")
 	}
 	if hashRunSeq(runSeq{a, 1}, 0) == hashRunSeq(runSeq{a, 2}, 0) {
@@ -206,7 +206,7 @@ func TestHashers(t *testing.T) {
 		clear(seen)
 		clear(seenRun)
 		for i := range uint64(4096) {
-			seen[hashRunKey(runKey{a, fmt.Sprintf("k%04d", i)}, seed)&0xfff]++
+			seen[hashRunKey(keyOf(a, fmt.Sprintf("k%04d", i)), seed)&0xfff]++
 			var r, q RunID
 			binary.BigEndian.PutUint64(r[8:], i)    // counter in the high bits of a word
 			binary.LittleEndian.PutUint64(q[:8], i) // in the low bits
@@ -267,7 +267,7 @@ func TestHashStringShapes(t *testing.T) {
 			clear(low)
 			clear(high)
 			for i := range uint64(4096) {
-				h := hashRunKey(runKey{run, key(i)}, seed)
+				h := hashRunKey(keyOf(run, key(i)), seed)
 				low[h&0xfff]++
 				high[h>>52]++
 			}

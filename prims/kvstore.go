@@ -60,7 +60,7 @@ func (s *KVStore[V]) Get(tx *Tx, run RunID, key string) (v V, ok bool) {
 	if !tx.readable(s.db) || run.IsZero() || key == "" {
 		return v, false
 	}
-	return txn.Get(tx.tx, s.vals, runKey{run, key})
+	return txn.Get(tx.tx, s.vals, keyOf(run, key))
 }
 
 // Put sets key to v in run. The value is stored as given, not copied: the
@@ -81,7 +81,7 @@ func (s *KVStore[V]) Put(tx *Tx, run RunID, key string, v V) error {
 	if key == "" {
 		return errEmptyKey
 	}
-	k := runKey{run, key}
+	k := keyOf(run, key)
 	_, existed := txn.Get(tx.tx, s.vals, k)
 	if err := txn.Put(tx.tx, s.vals, k, v); err != nil {
 		return err
@@ -107,7 +107,7 @@ func (s *KVStore[V]) Delete(tx *Tx, run RunID, key string) (existed bool, err er
 	if key == "" {
 		return false, errEmptyKey
 	}
-	existed, err = txn.Delete(tx.tx, s.vals, runKey{run, key})
+	existed, err = txn.Delete(tx.tx, s.vals, keyOf(run, key))
 	if err != nil || !existed {
 		return existed, err
 	}
@@ -149,7 +149,7 @@ func (s *KVStore[V]) List(tx *Tx, run RunID, prefix string) ([]string, error) {
 // deleteRun deletes every key of run and the run's key set.
 func (s *KVStore[V]) deleteRun(tx *Tx, run RunID) error {
 	for key := range s.keys.All(tx, run) {
-		if _, err := txn.Delete(tx.tx, s.vals, runKey{run, key}); err != nil {
+		if _, err := txn.Delete(tx.tx, s.vals, keyOf(run, key)); err != nil {
 			return err
 		}
 	}

@@ -105,7 +105,7 @@ func (c *StateCell[S]) Init(tx *Tx, run RunID, name string, s S) (uint64, error)
 	if err := c.check(tx, run, name); err != nil {
 		return 0, err
 	}
-	k := runKey{run, name}
+	k := keyOf(run, name)
 	if _, ok := txn.Get(tx.tx, c.cells, k); ok {
 		return 0, errCellExists
 	}
@@ -123,7 +123,7 @@ func (c *StateCell[S]) Read(tx *Tx, run RunID, name string) (State[S], bool) {
 	if !tx.readable(c.db) || run.IsZero() || name == "" {
 		return State[S]{}, false
 	}
-	st, ok := txn.Get(tx.tx, c.cells, runKey{run, name})
+	st, ok := txn.Get(tx.tx, c.cells, keyOf(run, name))
 	if !ok {
 		return State[S]{}, false
 	}
@@ -137,7 +137,7 @@ func (c *StateCell[S]) Set(tx *Tx, run RunID, name string, s S) (uint64, error) 
 	if err := c.check(tx, run, name); err != nil {
 		return 0, err
 	}
-	k := runKey{run, name}
+	k := keyOf(run, name)
 	now := tx.now() // before the read: see Transition
 	cur, ok := txn.Get(tx.tx, c.cells, k)
 	v := cur.version + 1
@@ -161,7 +161,7 @@ func (c *StateCell[S]) CAS(tx *Tx, run RunID, name string, expected uint64, s S)
 	if err := c.check(tx, run, name); err != nil {
 		return 0, err
 	}
-	k := runKey{run, name}
+	k := keyOf(run, name)
 	now := tx.now() // before the read: see Transition
 	cur, ok := txn.Get(tx.tx, c.cells, k)
 	if !ok {
@@ -193,7 +193,7 @@ func (c *StateCell[S]) Transition(tx *Tx, run RunID, name string, fn func(S) (S,
 	if fn == nil {
 		return 0, fmt.Errorf("%w: nil transition function", ErrInvalid)
 	}
-	k := runKey{run, name}
+	k := keyOf(run, name)
 	// The clock is read before the cell: a read-modify-write conflicts
 	// when another commit lands between its read and its commit, and a
 	// clock read (136 ns on the project's VM) inside that window widens it
@@ -222,7 +222,7 @@ func (c *StateCell[S]) Delete(tx *Tx, run RunID, name string) (bool, error) {
 	if err := c.check(tx, run, name); err != nil {
 		return false, err
 	}
-	existed, err := txn.Delete(tx.tx, c.cells, runKey{run, name})
+	existed, err := txn.Delete(tx.tx, c.cells, keyOf(run, name))
 	if err != nil || !existed {
 		return existed, err
 	}
@@ -233,7 +233,7 @@ func (c *StateCell[S]) Delete(tx *Tx, run RunID, name string) (bool, error) {
 // deleteRun deletes every cell of run and the run's name set.
 func (c *StateCell[S]) deleteRun(tx *Tx, run RunID) error {
 	for name := range c.names.All(tx, run) {
-		if _, err := txn.Delete(tx.tx, c.cells, runKey{run, name}); err != nil {
+		if _, err := txn.Delete(tx.tx, c.cells, keyOf(run, name)); err != nil {
 			return err
 		}
 	}
