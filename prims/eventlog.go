@@ -212,7 +212,7 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 		return 0, err
 	}
 	e.hash = sum
-	if err := txn.Put(tx.tx, l.events, runSeq{run, h.n}, e); err != nil {
+	if err := txn.Put(tx.tx, l.events, seqOf(run, h.n), e); err != nil {
 		return 0, err
 	}
 	return h.n, txn.Put(tx.tx, l.heads, run, logHead{n: h.n + 1, last: sum})
@@ -228,7 +228,7 @@ func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 	}
 	var prev [32]byte
 	if seq == 0 {
-		e, ok := txn.Get(tx.tx, l.events, runSeq{run, 0})
+		e, ok := txn.Get(tx.tx, l.events, seqOf(run, 0))
 		if !ok {
 			return Event[P]{}, false
 		}
@@ -242,7 +242,7 @@ func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 	// seq-1 is a torn view of a read-write transaction (a concurrent
 	// Delete of the run seen in part), which cannot commit: report it
 	// absent.
-	_ = txn.GetSeq(tx.tx, l.events, runSeq{run, seq - 1}, 2, func(i int, e storedEvent[P], ok bool) bool {
+	_ = txn.GetSeq(tx.tx, l.events, seqOf(run, seq - 1), 2, func(i int, e storedEvent[P], ok bool) bool {
 		if !ok {
 			return false
 		}
@@ -294,7 +294,7 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 		first, skip = start-1, 1
 	}
 	var prev [32]byte
-	err := txn.GetSeq(tx.tx, l.events, runSeq{run, first}, int(end-first), func(i int, e storedEvent[P], ok bool) bool {
+	err := txn.GetSeq(tx.tx, l.events, seqOf(run, first), int(end-first), func(i int, e storedEvent[P], ok bool) bool {
 		if !ok {
 			missing, at = true, first+uint64(i)
 			return false
@@ -351,7 +351,7 @@ func (l *EventLog[P]) VerifyChain(tx *Tx, run RunID) (ChainResult, error) {
 	res := ChainResult{Valid: true, Length: h.n}
 	var prev [32]byte
 	broken, at := false, uint64(0)
-	err := txn.GetSeq(tx.tx, l.events, runSeq{run, 0}, int(h.n), func(i int, e storedEvent[P], ok bool) bool {
+	err := txn.GetSeq(tx.tx, l.events, seqOf(run, 0), int(h.n), func(i int, e storedEvent[P], ok bool) bool {
 		seq := uint64(i)
 		if ok {
 			if sum, err := l.hash(seq, e.typ, e.ts, e.payload, &prev); err == nil && sum == e.hash {
@@ -395,7 +395,7 @@ func (l *EventLog[P]) deleteRun(tx *Tx, run RunID) error {
 		return nil
 	}
 	for seq := range h.n {
-		if _, err := txn.Delete(tx.tx, l.events, runSeq{run, seq}); err != nil {
+		if _, err := txn.Delete(tx.tx, l.events, seqOf(run, seq)); err != nil {
 			return err
 		}
 	}

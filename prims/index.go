@@ -45,10 +45,24 @@ func keyOf(run RunID, s string) runKey {
 }
 
 // runSeq is a position scoped to a run: an event's sequence number, a
-// trace ID, a list position.
+// trace ID, a list position. The run is held as two words, as in runKey
+// (register-passed).
 type runSeq struct {
-	run RunID
-	n   uint64
+	lo, hi uint64 // the RunID's bytes 0-7 and 8-15, little-endian
+	n      uint64
+}
+
+// seqOf returns the runSeq of run and n.
+func seqOf(run RunID, n uint64) runSeq {
+	return runSeq{binary.LittleEndian.Uint64(run[:8]), binary.LittleEndian.Uint64(run[8:]), n}
+}
+
+// runID returns the RunID of k's run.
+func (k runSeq) runID() RunID {
+	var r RunID
+	binary.LittleEndian.PutUint64(r[:8], k.lo)
+	binary.LittleEndian.PutUint64(r[8:], k.hi)
+	return r
 }
 
 // Hashing: wyhash's multiply-fold mum(a, b) (the 128-bit product's halves
@@ -143,7 +157,7 @@ func hashString(s string, seed uint64) uint64 {
 // bits poorly (a factor with k trailing zeros keeps only 2^(12-k) distinct
 // values in the low 12 bits), while Mix64 avalanches every bit.
 func hashRunSeq(k runSeq, seed uint64) uint64 {
-	return lockfree.Mix64(hashRun(k.run, seed) ^ k.n)
+	return lockfree.Mix64(hashRunWords(k.lo, k.hi, seed) ^ k.n)
 }
 
 // partitionSeed separates the partition hash from the map hashes (which
@@ -158,8 +172,8 @@ const partitionSeed = 0x5ab5_7a7e_9a27_0001
 // the hashed store at -cpu 1 (docs/BENCHMARKS.md).
 func denseRunSeq() mvcc.StoreOption {
 	return mvcc.WithDenseKeys(
-		func(k runSeq) ([16]byte, uint64) { return k.run, k.n },
-		func(g [16]byte, n uint64) runSeq { return runSeq{RunID(g), n} })
+		func(k runSeq) ([16]byte, uint64) { return k.runID(), k.n },
+		func(g [16]byte, n uint64) runSeq { return seqOf(RunID(g), n) })
 }
 
 // newStore returns a store of the DB's engine whose map hashes K with hash

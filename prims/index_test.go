@@ -190,13 +190,13 @@ func TestHashers(t *testing.T) {
 		hashRunKey(keyOf(a, "x"), 0) == hashRunKey(keyOf(b, "x"), 0) {
 		t.Error("hashRunKey collides on a one-byte change")
 	}
-	if hashRunSeq(runSeq{a, 1}, 0) == hashRunSeq(runSeq{a, 2}, 0) {
+	if hashRunSeq(seqOf(a, 1), 0) == hashRunSeq(seqOf(a, 2), 0) {
 		t.Error("hashRunSeq collides")
 	}
 	// Dense sequences spread over the low bits (tag and group).
 	seen, seenRun := map[uint64]int{}, map[uint64]int{}
 	for i := range uint64(4096) {
-		seen[hashRunSeq(runSeq{a, i}, 7)&0xfff]++
+		seen[hashRunSeq(seqOf(a, i), 7)&0xfff]++
 	}
 	if len(seen) < 2400 { // about 4096*(1-1/e) = 2589 expected
 		t.Errorf("only %d distinct 12-bit buckets for 4096 sequence numbers", len(seen))

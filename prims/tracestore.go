@@ -82,7 +82,7 @@ type TraceStore struct {
 	// lists holds the kind, tag and children lists of TraceIDs.
 	lists chunkList[traceIdxKey, TraceID]
 	// late holds the run's late traces in chunks of lateChunk, chunk c
-	// under runSeq{run, c}.
+	// under seqOf(run, c).
 	late setIndex[runSeq, timeEntry]
 }
 
@@ -94,7 +94,7 @@ type traceHead struct {
 	late  uint64 // number of late traces
 }
 
-// traceRec is the stored form of a trace, keyed by runSeq{run, ID}.
+// traceRec is the stored form of a trace, keyed by seqOf(run, ID).
 type traceRec struct {
 	parent TraceID
 	time   time.Time
@@ -343,7 +343,7 @@ func (s *TraceStore) Record(tx *Tx, run RunID, t Trace) (TraceID, error) {
 
 	// Writes: none of them can fail once checkWrite passed (the stores
 	// are the DB's), so nothing is ever half-written.
-	if err := txn.Put(tx.tx, s.items, runSeq{run, uint64(id)}, rec); err != nil {
+	if err := txn.Put(tx.tx, s.items, seqOf(run, uint64(id)), rec); err != nil {
 		return 0, err
 	}
 	if err := s.lists.Append(tx, traceIdxKey{run: run, sp: idxKind, n: uint64(body.TraceKind())}, id); err != nil {
@@ -360,7 +360,7 @@ func (s *TraceStore) Record(tx *Tx, run RunID, t Trace) (TraceID, error) {
 		}
 	}
 	if rec.late {
-		if _, err := s.late.Add(tx, runSeq{run, h.late / lateChunk}, timeEntry{ns, id}); err != nil {
+		if _, err := s.late.Add(tx, seqOf(run, h.late / lateChunk), timeEntry{ns, id}); err != nil {
 			return 0, err
 		}
 		h.late++
@@ -387,7 +387,7 @@ func (s *TraceStore) Get(tx *Tx, run RunID, id TraceID) (Trace, bool) {
 	if !s.readable(tx, run) || id == 0 {
 		return Trace{}, false
 	}
-	rec, ok := txn.Get(tx.tx, s.items, runSeq{run, uint64(id)})
+	rec, ok := txn.Get(tx.tx, s.items, seqOf(run, uint64(id)))
 	if !ok {
 		return Trace{}, false
 	}
@@ -439,7 +439,7 @@ func (s *TraceStore) Children(tx *Tx, run RunID, id TraceID) ([]Trace, error) {
 	if id == 0 {
 		return nil, errZeroTrace
 	}
-	if _, ok := txn.Get(tx.tx, s.items, runSeq{run, uint64(id)}); !ok {
+	if _, ok := txn.Get(tx.tx, s.items, seqOf(run, uint64(id))); !ok {
 		return nil, errNoTrace
 	}
 	return s.list(tx, traceIdxKey{run: run, sp: idxChild, n: uint64(id)}), nil
@@ -450,7 +450,7 @@ func (s *TraceStore) list(tx *Tx, k traceIdxKey) []Trace {
 	var out []Trace
 	ntags := 0
 	s.lists.Each(tx, k, func(n int) { out = make([]Trace, 0, n) }, func(id TraceID) {
-		if rec, ok := txn.Get(tx.tx, s.items, runSeq{k.run, uint64(id)}); ok {
+		if rec, ok := txn.Get(tx.tx, s.items, seqOf(k.run, uint64(id))); ok {
 			out = append(out, rec.trace(id))
 			ntags += len(rec.tags)
 		}
@@ -504,7 +504,7 @@ func (s *TraceStore) QueryByTime(tx *Tx, run RunID, from, to time.Time) ([]Trace
 		i, j := uint64(1), h.n+1
 		for i < j {
 			m := i + (j-i)/2
-			rec, _ := txn.Get(tx.tx, s.items, runSeq{run, m})
+			rec, _ := txn.Get(tx.tx, s.items, seqOf(run, m))
 			if rec.maxNs < ns {
 				i = m + 1
 			} else {
@@ -520,7 +520,7 @@ func (s *TraceStore) QueryByTime(tx *Tx, run RunID, from, to time.Time) ([]Trace
 	}
 	ntags := 0
 	for id := first; id < end; id++ {
-		rec, ok := txn.Get(tx.tx, s.items, runSeq{run, id})
+		rec, ok := txn.Get(tx.tx, s.items, seqOf(run, id))
 		if ok && !rec.late {
 			out = append(out, rec.trace(TraceID(id)))
 			ntags += len(rec.tags)
@@ -530,7 +530,7 @@ func (s *TraceStore) QueryByTime(tx *Tx, run RunID, from, to time.Time) ([]Trace
 	if h.late > 0 {
 		var ids []TraceID
 		for c := range (h.late + lateChunk - 1) / lateChunk {
-			for e := range s.late.From(tx, runSeq{run, c}, timeEntry{lo, 0}) {
+			for e := range s.late.From(tx, seqOf(run, c), timeEntry{lo, 0}) {
 				if e.ns >= hi {
 					break
 				}
@@ -546,7 +546,7 @@ func (s *TraceStore) QueryByTime(tx *Tx, run RunID, from, to time.Time) ([]Trace
 					merged = append(merged, out[k])
 					k++
 				}
-				if rec, ok := txn.Get(tx.tx, s.items, runSeq{run, uint64(id)}); ok {
+				if rec, ok := txn.Get(tx.tx, s.items, seqOf(run, uint64(id))); ok {
 					merged = append(merged, rec.trace(id))
 					ntags += len(rec.tags)
 				}
@@ -567,7 +567,7 @@ func (s *TraceStore) Tree(tx *Tx, run RunID, root TraceID) (TraceTree, bool) {
 	if !s.readable(tx, run) || root == 0 {
 		return TraceTree{}, false
 	}
-	rec, ok := txn.Get(tx.tx, s.items, runSeq{run, uint64(root)})
+	rec, ok := txn.Get(tx.tx, s.items, seqOf(run, uint64(root)))
 	if !ok {
 		return TraceTree{}, false
 	}
@@ -583,7 +583,7 @@ func (s *TraceStore) Tree(tx *Tx, run RunID, root TraceID) (TraceTree, bool) {
 		s.lists.Each(tx, traceIdxKey{run: run, sp: idxChild, n: uint64(node.ID)},
 			func(n int) { node.Children = make([]TraceTree, 0, n) },
 			func(id TraceID) {
-				if rec, ok := txn.Get(tx.tx, s.items, runSeq{run, uint64(id)}); ok {
+				if rec, ok := txn.Get(tx.tx, s.items, seqOf(run, uint64(id))); ok {
 					node.Children = append(node.Children, TraceTree{Trace: rec.trace(id)})
 					ntags += len(rec.tags)
 				}
@@ -618,7 +618,7 @@ func (s *TraceStore) deleteRun(tx *Tx, run RunID) error {
 	tags := map[string]struct{}{}
 	var parents []TraceID
 	for id := uint64(1); id <= h.n; id++ {
-		k := runSeq{run, id}
+		k := seqOf(run, id)
 		rec, _ := txn.Get(tx.tx, s.items, k)
 		kinds |= 1 << rec.body.TraceKind()
 		for _, tag := range rec.tags {
@@ -652,7 +652,7 @@ func (s *TraceStore) deleteRun(tx *Tx, run RunID) error {
 		}
 	}
 	for c := range (h.late + lateChunk - 1) / lateChunk {
-		if err := s.late.Clear(tx, runSeq{run, c}); err != nil {
+		if err := s.late.Clear(tx, seqOf(run, c)); err != nil {
 			return err
 		}
 	}
