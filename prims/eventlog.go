@@ -242,7 +242,7 @@ func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 	// seq-1 is a torn view of a read-write transaction (a concurrent
 	// Delete of the run seen in part), which cannot commit: report it
 	// absent.
-	_ = txn.GetSeq(tx.tx, l.events, seqOf(run, seq - 1), 2, func(i int, e storedEvent[P], ok bool) bool {
+	_ = txn.GetSeq(tx.tx, l.events, seqOf(run, seq-1), 2, func(i int, e storedEvent[P], ok bool) bool {
 		if !ok {
 			return false
 		}

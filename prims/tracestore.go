@@ -360,7 +360,7 @@ func (s *TraceStore) Record(tx *Tx, run RunID, t Trace) (TraceID, error) {
 		}
 	}
 	if rec.late {
-		if _, err := s.late.Add(tx, seqOf(run, h.late / lateChunk), timeEntry{ns, id}); err != nil {
+		if _, err := s.late.Add(tx, seqOf(run, h.late/lateChunk), timeEntry{ns, id}); err != nil {
 			return 0, err
 		}
 		h.late++
