@@ -111,6 +111,34 @@ func (s *Stock[T]) RetireAndGet(x *T) *T {
 	return p.TryGet() // (4)
 }
 
+// RetireAll retires the nodes of xs (nil ones are ignored) into the
+// stock, as step 1 of RetireAndGet does one by one, spilling when full; it
+// takes nothing. xs itself is not kept. mvcc hands it the versions a hot
+// key's prune unlinks at once, which the owner's next installs take back.
+// A pass-through stock retires them to the pool (Pool.RetireAll).
+func (s *Stock[T]) RetireAll(xs []*T) {
+	p := s.p
+	if len(s.ring) == 0 {
+		if p != nil {
+			p.RetireAll(xs)
+		}
+		return
+	}
+	e := max(p.ep.Epoch(), s.last)
+	for _, x := range xs {
+		if x == nil {
+			continue
+		}
+		if s.n == len(s.ring) {
+			s.spill()
+		}
+		s.ring[(s.head+s.n)&(len(s.ring)-1)] = retiredNode[T]{x: x, epoch: e}
+		s.n++
+		s.retired++
+	}
+	s.last = e
+}
+
 // take is step 2 of RetireAndGet.
 func (s *Stock[T]) take() *T {
 	if s.n == 0 || s.ring[s.head].epoch >= s.p.ep.Safe() {

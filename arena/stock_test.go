@@ -212,7 +212,8 @@ func TestStockZeroAllocs(t *testing.T) {
 }
 
 // TestStockModel checks a Stock against a trivially correct model over
-// random sequences of retirements, takes and epoch moves (some with a
+// random sequences of retirements (single and batched), takes and epoch
+// moves (some with a
 // tiny stock, so that spills and pool fall-backs are frequent): a node
 // comes back only if its retire epoch is below Safe() at that moment, only
 // once per retirement, zeroed; and nothing is lost (every retired node is
@@ -229,7 +230,7 @@ func TestStockModel(t *testing.T) {
 			var held []*node // handed out: may be retired again
 			for step := range 2000 {
 				switch op := rng.IntN(10); {
-				case op < 4: // retire
+				case op < 3: // retire
 					var x *node
 					if len(held) > 0 && rng.IntN(2) == 0 {
 						x, held = held[len(held)-1], held[:len(held)-1]
@@ -245,6 +246,19 @@ func TestStockModel(t *testing.T) {
 						delete(tag, y)
 						held = append(held, y)
 					}
+				case op < 5: // retire a batch (a hot key's prune)
+					xs := make([]*node, rng.IntN(6))
+					e := max(ep.cur.Load(), maxTag)
+					maxTag = e
+					for i := range xs {
+						if i%3 == 2 {
+							continue // nil entries are ignored
+						}
+						xs[i] = new(node)
+						xs[i].A = uint64(step) + 1
+						tag[xs[i]] = e
+					}
+					s.RetireAll(xs)
 				case op < 7: // take
 					if y := s.RetireAndGet(nil); y != nil {
 						checkTaken(t, y, tag, ep.safe.Load(), step)
@@ -276,5 +290,37 @@ func checkTaken(t *testing.T, y *node, tag map[*node]uint64, safe uint64, step i
 	}
 	if y.A != 0 {
 		t.Fatalf("step %d: %p came back not zeroed", step, y)
+	}
+}
+
+// TestStockRetireAll: a batch goes into the stock with one tag, nil
+// entries skipped, spilling its older half when full, and comes back in
+// order once Safe passes the tag; a pass-through stock hands it to the
+// pool.
+func TestStockRetireAll(t *testing.T) {
+	ep := newFake(7, 0)
+	p := NewPool[node](ep)
+	s := p.NewStock(4)
+	xs := []*node{new(node), nil, new(node), new(node), new(node), new(node)}
+	s.RetireAll(xs)
+	if s.Len() != 3 || p.Stats().Retired != 2 {
+		t.Fatalf("after 5 nodes into a stock of 4: %d stocked, %d in the pool; want 3 and 2", s.Len(), p.Stats().Retired)
+	}
+	if y := s.RetireAndGet(nil); y != nil {
+		t.Fatalf("got %p before Safe passed the batch's tag", y)
+	}
+	ep.safe.Store(8)
+	for i, want := range []*node{xs[3], xs[4], xs[5]} {
+		if y := s.RetireAndGet(nil); y != want {
+			t.Fatalf("take %d: got %p, want %p", i, y, want)
+		}
+	}
+	if y := s.RetireAndGet(nil); y != xs[0] && y != xs[2] { // the stock is empty: the pool's spilled nodes
+		t.Fatalf("fall-back: got %p, want one of the spilled %p, %p", y, xs[0], xs[2])
+	}
+	none := NewPool[node](newFake(1, 0), WithMaxFree(0)).NewStock(4)
+	none.RetireAll([]*node{new(node), nil})
+	if none.Len() != 0 || none.p.Stats().Retired+int(none.p.Stats().Dropped) != 1 {
+		t.Fatalf("pass-through RetireAll: %d stocked, pool %+v", none.Len(), none.p.Stats())
 	}
 }

@@ -480,9 +480,10 @@ func (s *Store[K, V]) install(r *Record[V], ver uint64, val V, tomb bool, shard 
 		switch {
 		case cut.next.Load() != nil:
 			// Several nodes (a hot key's prune unlinks up to
-			// WatermarkEvery): all but the first pool node go to the pool
-			// retireBatch at a time, one critical section each. Each
-			// node's next is read before the node is retired.
+			// WatermarkEvery): all but the first pool node go to the
+			// owner's stock, or to the pool retireBatch at a time, one
+			// critical section each. Each node's next is read before the
+			// node is retired.
 			e := uint32(s.d.Epoch())
 			var batch [retireBatch]*version[V]
 			k := 0
@@ -496,13 +497,13 @@ func (s *Store[K, V]) install(r *Record[V], ver uint64, val V, tomb bool, shard 
 				default:
 					batch[k] = x
 					if k++; k == len(batch) {
-						p.RetireAll(batch[:k])
+						retireAll(p, st, batch[:k])
 						k = 0
 					}
 				}
 				x = nx
 			}
-			p.RetireAll(batch[:k])
+			retireAll(p, st, batch[:k])
 		case cut == &r.inl:
 			r.inlState, r.inlTag = inlRetired, uint32(s.d.Epoch())
 		default:
@@ -608,6 +609,16 @@ func (s *Store[K, V]) steal(own uint) *version[V] {
 		s.avail.And(^(uint64(1) << i)) // publishes nothing but the hint
 	}
 	return nil
+}
+
+// retireAll retires xs to the owner's stock st, or to the pool p when
+// there is none.
+func retireAll[V any](p *arena.Pool[version[V]], st *arena.Stock[version[V]], xs []*version[V]) {
+	if st != nil {
+		st.RetireAll(xs)
+	} else {
+		p.RetireAll(xs)
+	}
 }
 
 // retireBatch is how many pruned nodes Install hands to the pool per

@@ -704,3 +704,68 @@ func TestInstallOwnedOtherSlots(t *testing.T) {
 		t.Fatalf("the shared pools reused nothing: %+v", ps)
 	}
 }
+
+// TestInstallOwnedHotCutToStock: the many versions a hot key's prune
+// unlinks at once go to the owner's stock (not the pool), tagged so that
+// none comes back while a snapshot is open that pins the watermark at the
+// cut, and once it is released the owner's installs reuse them without
+// allocating.
+func TestInstallOwnedHotCutToStock(t *testing.T) {
+	d := NewDomain()
+	s := NewStore[int, uint64](d)
+	owner := d.NewSlot()
+	defer owner.Close()
+	pin := d.NewSlot()
+	defer pin.Close()
+	pin.Acquire() // nothing is pruned meanwhile
+	const n = 100
+	for i := range n {
+		commitOwned(s, &owner, 0, uint64(i))
+	}
+	r := s.Lookup(0)
+	cut := map[*version[uint64]]bool{}
+	for x := r.head.Load().next.Load(); x != nil; x = x.next.Load() {
+		if x != &r.inl {
+			cut[x] = true
+		}
+	}
+	pin.Release()
+	d.RefreshWatermark()
+	late := d.NewSlot() // pins the watermark at the cut's
+	defer late.Close()
+	late.Acquire()
+	commitOwned(s, &owner, 0, n) // prunes the versions below the previous head
+	if st := s.stocks[owner.Index()]; st == nil || st.Len() != len(cut) {
+		l := -1
+		if st != nil {
+			l = st.Len()
+		}
+		t.Fatalf("stock holds %d nodes after a cut of %d", l, len(cut))
+	}
+	if ps := s.Stats().Pool; ps.Retired != 0 {
+		t.Fatalf("%d cut versions went to the pool; the owner's stock should hold them", ps.Retired)
+	}
+	for i := range 2 * n {
+		commitOwned(s, &owner, 0, uint64(i))
+		if cut[r.head.Load()] {
+			t.Fatalf("a cut node was reused while a snapshot pins the watermark at its tag (commit %d)", i)
+		}
+	}
+	late.Release()
+	d.RefreshWatermark()
+	commitOwned(s, &owner, 0, 1) // cuts what the pinned phase piled up
+	before := s.Stats().Pool.Allocated
+	reused := 0
+	for i := range 4 * n {
+		commitOwned(s, &owner, 0, uint64(i))
+		if cut[r.head.Load()] {
+			reused++
+		}
+	}
+	if got := s.Stats().Pool.Allocated - before; got != 0 {
+		t.Fatalf("%d nodes allocated by %d rewrites with the stock full", got, 4*n)
+	}
+	if reused == 0 {
+		t.Fatal("no node of the hot cut was reused after the snapshot was released")
+	}
+}
