@@ -41,7 +41,14 @@ type runKey struct {
 
 // keyOf returns the runKey of run and s.
 func keyOf(run RunID, s string) runKey {
-	return runKey{binary.LittleEndian.Uint64(run[:8]), binary.LittleEndian.Uint64(run[8:]), s}
+	lo, hi := runWords(run)
+	return runKey{lo, hi, s}
+}
+
+// runWords returns run's bytes 0-7 and 8-15 as little-endian words, the
+// form in which run-scoped keys hold it.
+func runWords(run RunID) (lo, hi uint64) {
+	return binary.LittleEndian.Uint64(run[:8]), binary.LittleEndian.Uint64(run[8:])
 }
 
 // runSeq is a position scoped to a run: an event's sequence number, a
@@ -54,10 +61,11 @@ type runSeq struct {
 
 // seqOf returns the runSeq of run and n.
 func seqOf(run RunID, n uint64) runSeq {
-	return runSeq{binary.LittleEndian.Uint64(run[:8]), binary.LittleEndian.Uint64(run[8:]), n}
+	lo, hi := runWords(run)
+	return runSeq{lo, hi, n}
 }
 
-// runID returns the RunID of k's run.
+// runID returns the RunID of k's run (the inverse of runWords).
 func (k runSeq) runID() RunID {
 	var r RunID
 	binary.LittleEndian.PutUint64(r[:8], k.lo)
@@ -102,7 +110,8 @@ func mum(a, b uint64) uint64 {
 // vary only a few bits of one operand, which a product with a fixed factor
 // does not spread to the low bits; Mix64 avalanches them.
 func hashRun(r RunID, seed uint64) uint64 {
-	return hashRunWords(binary.LittleEndian.Uint64(r[:8]), binary.LittleEndian.Uint64(r[8:]), seed)
+	lo, hi := runWords(r)
+	return hashRunWords(lo, hi, seed)
 }
 
 // hashRunWords is hashRun of the RunID whose little-endian words are lo

@@ -171,8 +171,8 @@ type RunIndex struct {
 
 // runRec is the stored form of a run. tags and meta are owned by the
 // store and never modified (every version shares them). The times are
-// Unix nanoseconds of the package's clock (now), which time.Unix(0, ns)
-// rebuilds exactly (see storedState): 16 bytes instead of two time.Times'
+// the transactions' timestamps (Tx.now, Unix nanoseconds), returned as
+// time.Unix(0, ns) (see storedState): 16 bytes instead of two time.Times'
 // 48, which takes a run's version node from 152 to 120 bytes (size class
 // 160 -> 128) and its record from 176 to 144.
 type runRec struct {

@@ -45,9 +45,9 @@ type StateCell[S any] struct {
 
 // storedState is a State as the store keeps it: the time as Unix
 // nanoseconds (8 bytes instead of time.Time's 24), which is all a
-// timestamp of this package carries (tx.now is time.Unix(0, ns) of the
-// package's clock, a Local time without a monotonic reading, which
-// time.Unix(0, ts) rebuilds exactly; see storedEvent). With S = uint64 a
+// timestamp of this package carries (tx.now is Unix nanoseconds of the
+// package's clock, and the UpdatedAt a State returns is time.Unix(0, ts),
+// a Local time without a monotonic reading; see storedEvent). With S = uint64 a
 // version node is 48 bytes instead of 64 and a cell's record 72 instead
 // of 88 (size classes 80 and 96), so reads and rewrites touch fewer lines
 // (docs/BENCHMARKS.md, "State cells store Unix nanoseconds").
