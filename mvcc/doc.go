@@ -14,7 +14,9 @@
 //   - [Slot]: one participant's registration (a pooled transaction owns one
 //     for its lifetime). [Slot.Acquire] publishes a fresh snapshot,
 //     [Slot.AcquireOptimistic] a read-write one, without a lock or an
-//     allocation; [Slot.Release] ends it; [Slot.NoteCommit] drives GC.
+//     allocation; [Slot.Release] ends it; [Slot.NoteCommit] drives GC. A
+//     slot from [Domain.NewSharedSlot] serves goroutines in turn, each
+//     taking it for one snapshot with [Slot.TryAcquire].
 //   - [Record]: one key's newest-first chain of immutable versions plus a
 //     lock word. Snapshot reads are wait-free except while a committer that
 //     the snapshot must see sits between locking the record and installing

@@ -517,6 +517,43 @@ func (d *Domain) NewSlot() Slot {
 			}
 		}
 	}
+	return d.newOverflowSlot()
+}
+
+// NewSharedSlot is NewSlot for a slot that its owner will share among
+// goroutines through [Slot.TryAcquire] (package txn: its read-only
+// transactions). It claims the highest free fixed slot rather than the
+// lowest, leaving the low ones, whose owners get private node stocks in
+// [Store.InstallOwned], to committers; and it announces one snapshot and
+// releases it, which TryAcquire needs. Share the returned value by
+// pointer, never by copy.
+func (d *Domain) NewSharedSlot() Slot {
+	s := d.newSharedSlot()
+	s.Acquire() // the announcement TryAcquire needs
+	s.Release()
+	return s
+}
+
+func (d *Domain) newSharedSlot() Slot {
+	for i := len(d.owned) - 1; i >= 0; i-- {
+		for {
+			m := d.owned[i].Load()
+			if m == ^uint64(0) {
+				break
+			}
+			b := 63 - bits.LeadingZeros64(^m)
+			// Claims slot i*64+b for the caller.
+			if d.owned[i].CompareAndSwap(m, m|1<<b) {
+				idx := i*64 + b
+				return d.slot(Slot{sw: &d.slots[idx], idx: idx})
+			}
+		}
+	}
+	return d.newOverflowSlot()
+}
+
+// newOverflowSlot is NewSlot when every fixed slot is owned.
+func (d *Domain) newOverflowSlot() Slot {
 	for o := d.overflow.Load(); o != nil; o = o.next {
 		// Claims a free overflow slot.
 		if !o.owned.Load() && o.owned.CompareAndSwap(false, true) {

@@ -13,6 +13,12 @@ import (
 // nothing. A Slot is a small value; copies name the same slot word, but only
 // the owner's copy may be used (it keeps state: the previous snapshot and
 // the refresh counters). The zero Slot is not usable.
+//
+// An owner may instead share its Slot (one copy, by pointer) among
+// goroutines that take turns holding it for one snapshot each, with
+// [Slot.TryAcquire] and [Slot.Release] (package txn: its read-only
+// transactions). The snapshot of each holder is protected exactly as an
+// owner's is.
 type Slot struct {
 	sw  *slotWords // the slot's shared words (see slotWords)
 	d   *Domain
@@ -148,11 +154,56 @@ func (s *Slot) Extend() uint64 {
 // (that edge orders the reads before any reuse of those nodes by the pool). The announcement
 // stays in w as the lower bound for the next snapshot; an idle slot's w is
 // ignored by scans.
+//
+// On a shared slot (see [Slot.TryAcquire]) the Release hands the slot to
+// the next holder: the holder's last write to the Slot comes before it.
 func (s *Slot) Release() {
 	if s.held {
-		s.sw.act.Add(1)
 		s.held = false
+		s.sw.act.Add(1) // publishes "no snapshot", and the Slot to its next holder
 	}
+}
+
+// TryAcquire is Acquire for a slot shared by several goroutines: it takes
+// the slot and begins a fresh snapshot with one CAS, or reports false at
+// once if another goroutine holds it. gen is the slot's Generation while
+// the caller holds it. The goroutine whose TryAcquire
+// succeeded holds the slot and may call its other methods until its
+// [Slot.Release], which hands it on; nobody else may call any method but
+// TryAcquire, Generation and Active meanwhile. The slot must have
+// announced a snapshot before it was shared (one Acquire and Release by
+// its creator), since a TryAcquire that finds no announcement reports
+// false; so the lower bound of step 1 of Acquire is already in w.
+//
+// Steps:
+//  1. g := act.Load(); if g is odd (held) or w is 0 (never announced),
+//     report false.
+//  2. act.CompareAndSwap(g, g+1): publishes "active, at or above w-1" to
+//     watermark scans, exactly as Acquire's add does (and, like it, a
+//     full fence before the clock load), and takes the slot. It reads the
+//     value written by the previous holder's Release, so every write that
+//     holder made to the Slot happens before this holder's reads of it.
+//  3. and 4. As Acquire.
+//
+// Why w is a lower bound of S. w was raised by some earlier holder to one
+// of its snapshots plus one, before that holder's Release; every later
+// holder loads the clock after the CAS that follows that Release, and
+// snapshots never decrease (I1), so S >= w-1. The argument of Acquire
+// then holds word for word, the holder in place of the owner.
+func (s *Slot) TryAcquire() (snap, gen uint64, ok bool) {
+	g := s.sw.act.Load() // (1)
+	if g&1 != 0 || s.sw.w.Load() == 0 {
+		return 0, 0, false
+	}
+	// (2) Publishes "active" to watermark scans, and takes the slot.
+	if !s.sw.act.CompareAndSwap(g, g+1) {
+		return 0, 0, false
+	}
+	s.held = true
+	chaos.Yield("mvcc.slot.announced")
+	snap = s.d.fresh() // (3)
+	s.raise(snap)      // (4)
+	return snap, g + 1, true
 }
 
 // Active reports whether the slot holds a snapshot.

@@ -92,8 +92,12 @@ func BenchmarkGetRO(b *testing.B) {
 //	layer=read            Store.Lookup + Record.Read under one snapshot
 //	                      held for the whole loop (no per-read protection)
 //	layer=read+slot       + Slot.Acquire and Release per read
-//	layer=read+slot+pool  + the transaction object's sync.Pool round trip
-//	layer=txn             BeginReadOnly + Get + Commit (engine_get_direct)
+//	layer=read+slot+pool  + the sync.Pool round trip of a transaction
+//	                      object (what read-only transactions paid until
+//	                      they took reader objects instead)
+//	layer=txn             BeginReadOnly + Get + Commit (engine_get_direct):
+//	                      a reader object taken and handed on by the
+//	                      slot's own CAS and add, no pool
 //
 // Each layer's loop is written out in full: a shared loop calling the
 // layer through a function value would add an indirect call per lookup,

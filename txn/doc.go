@@ -82,9 +82,13 @@
 // watched counters, installs the new versions (recycling old ones through
 // the epoch-deferred node pool) and unlocks. Commits of disjoint keys share
 // versions and write no common cache line, so they scale with cores. A
-// transaction object is pooled and owns an mvcc epoch slot for its
-// lifetime, so Begin+Commit, a point read and an update of an existing key
-// allocate nothing in steady state.
+// read-write transaction object is pooled and owns an mvcc epoch slot for
+// its lifetime; a read-only transaction takes one of the engine's reader
+// objects instead, whose slot it holds only for the transaction
+// (mvcc.Slot.TryAcquire: the CAS that announces the snapshot also takes
+// the object, and the release hands it on, with no pool round trip). So
+// Begin+Commit, a point read and an update of an existing key allocate
+// nothing in steady state.
 //
 // # Type erasure
 //

@@ -132,6 +132,10 @@ func (tx Tx) Commit() error {
 	if st == nil {
 		return ErrTxDone
 	}
+	if st.shared && st.err == nil { // a reader object's commit is its release
+		st.slot.Release() // hands st to the next reader: st's last use here
+		return nil
+	}
 	return st.commit()
 }
 
@@ -179,13 +183,18 @@ type activePart struct {
 // collected.
 const maxCachedParts = 64
 
-// txState is a pooled transaction object. It owns an epoch slot for its
-// lifetime (released by a cleanup when the GC collects the object, e.g.
-// after sync.Pool drops it) and caches one typed participant per store.
+// txState is a transaction object. It owns an epoch slot for its lifetime
+// (released by a cleanup when the GC collects the object, e.g. after
+// sync.Pool drops it) and caches one typed participant per store. A
+// pooled object serves read-write transactions (and read-only ones when
+// every probed reader object is held); a reader object (shared, in
+// Engine.readers, never in the pool) serves read-only transactions, and
+// whoever holds its slot (mvcc.Slot.TryAcquire to Release) holds it.
 //
-// Invariant: while in the pool, the slot is idle, active is empty, every
-// cached participant is reset, and the slot's generation differs from
-// every handle ever issued.
+// Invariant: while in the pool, or while a reader object's slot is idle,
+// the slot is idle, active is empty, err is nil, every cached participant
+// is reset, and the slot's generation differs from every handle ever
+// issued.
 //
 // Layout: the owner writes most fields every transaction (the slot's
 // refresh counters, snap, the participant list), and two goroutines'
@@ -211,6 +220,10 @@ type txState struct {
 	// read-write snapshot taken while the clock was clean, and not
 	// extended): then what the transaction read cannot be torn.
 	consistent bool
+	// shared marks a reader object (Engine.takeReader): read-only, held
+	// by whoever holds its slot, never in the pool. readOnly and
+	// consistent stay true for it.
+	shared     bool
 	extensions int   // snapshot extensions so far (bounded by maxExtensions)
 	urgent     bool  // this attempt's Update holds the engine's right of way (Engine.urgent)
 	nwrites    int   // buffered writes across participants; 0 = no commit version
@@ -232,8 +245,8 @@ type txState struct {
 // a new snapshot).
 const maxExtensions = 16
 
-func newTxState(e *Engine) *txState {
-	st := &txState{e: e, slot: e.d.NewSlot()}
+func newTxState(e *Engine, slot mvcc.Slot) *txState {
+	st := &txState{e: e, slot: slot}
 	st.active = st.abuf[:0]
 	// Gives the slot back when the GC collects st. The cleanup must not
 	// reference st, so it gets a copy of the Slot value.
@@ -250,6 +263,13 @@ func newTxState(e *Engine) *txState {
 // has released the snapshot before installing (commit step 4), and a
 // second Release does nothing.
 func (st *txState) finish(v uint64) {
+	if st.shared {
+		// A reader object: a read-only transaction wrote nothing else
+		// that must not outlive it (active stays empty).
+		st.err = nil
+		st.slot.Release() // hands st to the next reader: st's last use here
+		return
+	}
 	st.slot.Release()
 	if v != 0 {
 		st.slot.NoteCommit(v)
