@@ -164,6 +164,18 @@ func (s *Slot) Release() {
 	}
 }
 
+// Skip raises the generation of an idle slot by two, as an Acquire and a
+// Release would, without taking a snapshot: for an owner that numbers its
+// uses of the slot by [Slot.Generation] (package txn: its transaction
+// handles) and ends a use that needed no snapshot (a transaction that only
+// wrote). The slot stays idle for watermark scans (act stays even). On a
+// slot that holds a snapshot it does nothing. One atomic add.
+func (s *Slot) Skip() {
+	if !s.held {
+		s.sw.act.Add(2) // publishes the new generation; still "no snapshot"
+	}
+}
+
 // TryAcquire is Acquire for a slot shared by several goroutines: it takes
 // the slot and begins a fresh snapshot with one CAS, or reports false at
 // once if another goroutine holds it. gen is the slot's Generation while

@@ -515,6 +515,7 @@ func TestManyConcurrentTransactions(t *testing.T) {
 			txs[i] = e.BeginReadOnly()
 		} else {
 			txs[i] = e.Begin()
+			txs[i].Snapshot() // a read-write transaction's snapshot is taken lazily
 		}
 	}
 	first := txs[0].Snapshot()

@@ -40,7 +40,8 @@
 // Read-write closures may observe an inconsistent state that validation
 // later rejects. A read-write transaction reads at an optimistic snapshot
 // (it includes the commits of the clock tick in progress, so it costs no
-// shared write) and is validated only at commit, so while fn runs it can
+// shared write; it is announced at the transaction's first read, so one
+// that only writes announces none) and is validated only at commit, so while fn runs it can
 // see part of a concurrent commit (x updated, y not yet). Such an attempt
 // never commits. Update re-runs it: when fn returns an error other than a
 // conflict, or panics, Update first validates what fn read, and if a read

@@ -82,14 +82,15 @@ func NewStore[K comparable, V any](e *Engine, opts ...mvcc.StoreOption) *mvcc.St
 	return mvcc.NewStore[K, V](e.d, opts...)
 }
 
-// Begin starts a read-write transaction. Its snapshot includes every
-// commit that returned before Begin was called; it is optimistic (see
-// mvcc.Domain, "Read-write snapshot": it may also show part of a commit
-// made concurrently), which validation at Commit makes harmless. The caller
-// must end it with Commit or Rollback (a deferred Rollback after Commit is
-// harmless: it returns ErrTxDone). Begin never blocks, writes no shared
-// memory but the transaction's own epoch slot, and, in steady state,
-// allocates nothing.
+// Begin starts a read-write transaction. Its snapshot, taken at its first
+// read of a stored version (or by Tx.Snapshot), includes every commit that
+// returned before Begin was called; it is optimistic (see mvcc.Domain,
+// "Read-write snapshot": it may also show part of a commit made
+// concurrently), which validation at Commit makes harmless. A transaction
+// that only writes never takes one. The caller must end it with Commit or
+// Rollback (a deferred Rollback after Commit is harmless: it returns
+// ErrTxDone). Begin never blocks, writes no shared memory, and, in steady
+// state, allocates nothing.
 func (e *Engine) Begin() Tx { return e.begin(false) }
 
 // BeginReadOnly starts a read-only transaction: a fresh, consistent
@@ -106,16 +107,18 @@ func (e *Engine) BeginReadOnly() Tx {
 	return e.begin(true)
 }
 
-// begin takes a transaction object from the pool and begins its snapshot.
+// begin takes a transaction object from the pool. A read-only
+// transaction takes its fresh snapshot now; a read-write one takes its
+// snapshot at its first read (txState.snapshot), so one that only writes
+// announces none: its commit locks what it writes and reads no version
+// it has not locked.
 func (e *Engine) begin(readOnly bool) Tx {
 	st := e.pool.Get().(*txState)
 	st.readOnly = readOnly
 	st.extensions = 0
 	if readOnly {
 		st.snap = st.slot.Acquire()
-		st.consistent = true
-	} else {
-		st.snap, st.consistent = st.slot.AcquireOptimistic()
+		st.snapped = true
 	}
 	return Tx{st: st, gen: st.slot.Generation()}
 }
@@ -167,7 +170,7 @@ func (e *Engine) takeReader() (*txState, uint64) {
 // another goroutine installed first.
 func (e *Engine) newReader(i uint64) *txState {
 	st := newTxState(e, e.d.NewSharedSlot())
-	st.readOnly, st.consistent, st.shared = true, true, true
+	st.readOnly, st.snapped, st.shared = true, true, true
 	// Publishes st, its slot announced and idle, to other readers.
 	if e.readers[i].CompareAndSwap(nil, st) {
 		return st

@@ -201,7 +201,7 @@ func scan[K comparable, V any](tx Tx, s *mvcc.Store[K, V], part int, fn func(k K
 	if st == nil {
 		return ErrTxDone
 	}
-	snap := st.snap
+	snap := st.snapshot() // a read-write scan's before its watch
 	if st.readOnly {
 		if s.Domain() != st.e.d {
 			st.err = ErrForeignStore

@@ -183,3 +183,66 @@ func TestReadersUnderWriters(t *testing.T) {
 	}
 	t.Logf("%d snapshots, %d on pooled objects", reads.Load(), pooled.Load())
 }
+
+// TestReadWriteSnapshotTakenAtFirstRead: a read-write transaction
+// announces no snapshot until it reads (a blind write takes none), its
+// handle stays live across that, and ending it either way kills every
+// handle of it.
+func TestReadWriteSnapshotTakenAtFirstRead(t *testing.T) {
+	e := NewEngine()
+	s := NewStore[string, int](e)
+	active := func() int { return e.Domain().Stats().ActiveSnapshots }
+	for _, read := range []bool{false, true} {
+		tx := e.Begin()
+		if active() != 0 {
+			t.Fatal("Begin announced a snapshot before any read")
+		}
+		if err := Put(tx, s, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		if active() != 0 {
+			t.Fatal("a blind Put announced a snapshot")
+		}
+		if read {
+			if v, ok := Get(tx, s, "k"); !ok || v != 1 {
+				t.Fatalf("read of its own write: %d, %v", v, ok)
+			}
+			if _, ok := Get(tx, s, "other"); ok {
+				t.Fatal("read of an absent key found it")
+			}
+			if active() != 0 {
+				t.Fatal("reads of the write set and of an absent key announced a snapshot")
+			}
+			if err := e.Update(func(u Tx) error { return Put(u, s, "x", 1) }); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := Get(tx, s, "x"); !ok || active() != 1 || tx.Done() {
+				t.Fatalf("first read of a stored key: found %v, %d active, done %v", ok, active(), tx.Done())
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if active() != 0 {
+			t.Fatal("a snapshot outlived its transaction")
+		}
+		next := e.Begin() // likely the same object: its handle must not revive tx
+		if err := tx.Rollback(); !errors.Is(err, ErrTxDone) {
+			t.Fatalf("read %v: stale Rollback = %v", read, err)
+		}
+		if err := Put(tx, s, "k", 2); !errors.Is(err, ErrTxDone) {
+			t.Fatalf("read %v: stale Put = %v", read, err)
+		}
+		if err := next.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.View(func(tx Tx) error {
+		if v, _ := Get(tx, s, "k"); v != 1 {
+			t.Fatalf("k = %d, want 1", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

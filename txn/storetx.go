@@ -214,7 +214,7 @@ func (p *storeTx[K, V]) record(k K) *mvcc.Record[V] {
 // when r has a version installed above it (a read that could never
 // validate), and joins r to the read set with the version returned.
 func (p *storeTx[K, V]) readRecord(st *txState, r *mvcc.Record[V]) (V, bool) {
-	v, ver, ok, stale := r.ReadAt(st.snap)
+	v, ver, ok, stale := r.ReadAt(st.snapshot())
 	for stale && st.extend() {
 		v, ver, ok, stale = r.ReadAt(st.snap)
 	}

@@ -36,8 +36,15 @@ type Tx struct {
 
 // live returns tx's state if tx is still the transaction's current
 // incarnation, else nil.
+//
+// An incarnation's handles carry the slot's generation at its begin, and
+// the incarnation lasts while the generation is that value or that value
+// with its low bit set: a read-write transaction's first read takes its
+// snapshot (the generation goes from even to odd), and every end moves the
+// generation on by at least two (Release after a snapshot, Skip without
+// one; see finish).
 func (tx Tx) live() *txState {
-	if st := tx.st; st != nil && st.slot.Generation() == tx.gen {
+	if st := tx.st; st != nil && st.slot.Generation()^tx.gen <= 1 {
 		return st
 	}
 	return nil
@@ -61,9 +68,12 @@ func (tx Tx) Attached() *any {
 // Snapshot returns the transaction's snapshot (a clock bound, see
 // mvcc.Domain; 0 if tx is dead). A read-write transaction's snapshot moves
 // forward when it is extended (see the package documentation).
+//
+// A read-write transaction takes its snapshot at its first read, or here
+// if nothing has read yet.
 func (tx Tx) Snapshot() uint64 {
 	if st := tx.live(); st != nil {
-		return st.snap
+		return st.snapshot()
 	}
 	return 0
 }
@@ -216,13 +226,13 @@ type txState struct {
 	slot     mvcc.Slot
 	snap     uint64
 	readOnly bool
-	// consistent reports that snap is a consistent snapshot (fresh, or a
-	// read-write snapshot taken while the clock was clean, and not
-	// extended): then what the transaction read cannot be torn.
-	consistent bool
+	// snapped reports that this incarnation has taken its snapshot (snap
+	// is valid): a read-only transaction at begin, a read-write one at its
+	// first read (snapshot).
+	snapped bool
 	// shared marks a reader object (Engine.takeReader): read-only, held
-	// by whoever holds its slot, never in the pool. readOnly and
-	// consistent stay true for it.
+	// by whoever holds its slot, never in the pool. readOnly and snapped
+	// stay true for it.
 	shared     bool
 	extensions int   // snapshot extensions so far (bounded by maxExtensions)
 	urgent     bool  // this attempt's Update holds the engine's right of way (Engine.urgent)
@@ -270,7 +280,12 @@ func (st *txState) finish(v uint64) {
 		st.slot.Release() // hands st to the next reader: st's last use here
 		return
 	}
-	st.slot.Release()
+	if st.snapped {
+		st.slot.Release() // (done already by a commit with writes)
+		st.snapped = false
+	} else {
+		st.slot.Skip() // ends an incarnation that took no snapshot
+	}
 	if v != 0 {
 		st.slot.NoteCommit(v)
 	}
@@ -283,6 +298,18 @@ func (st *txState) finish(v uint64) {
 	st.err = nil
 	st.urgent = false
 	st.e.pool.Put(st)
+}
+
+// snapshot returns the transaction's snapshot, first taking it if this
+// read-write incarnation has none yet (mvcc.Slot.AcquireOptimistic: the
+// slot's add and a clock load). Every read of a version node by a
+// read-write transaction comes after it (storeTx.readRecord, scan).
+func (st *txState) snapshot() uint64 {
+	if !st.snapped {
+		st.snap, _ = st.slot.AcquireOptimistic()
+		st.snapped = true
+	}
+	return st.snap
 }
 
 // extend is snapshot extension (LSA, TinySTM): called by a read-write read
@@ -316,7 +343,6 @@ func (st *txState) extend() bool {
 		}
 	}
 	st.snap = snap
-	st.consistent = false
 	return true
 }
 
