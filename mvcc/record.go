@@ -40,6 +40,33 @@ func (n *version[V]) initNext(p *version[V]) {
 	*(**version[V])(unsafe.Pointer(&n.next)) = p
 }
 
+// cutNext sets n.next to nil with a plain store: the prune's cut below n,
+// where n is the newest version with ver <= W, W the watermark the pruning
+// lock holder loaded. No other goroutine loads n.next concurrently:
+//
+//  1. Every snapshot active now or taken later is >= W (the watermark
+//     argument on [Domain.Epoch]), and a walk stops at the first version
+//     <= its snapshot; versions strictly decrease along the chain, so
+//     every reader's walk stops at n or above and never loads n.next.
+//  2. A reader that loaded n.next earlier did so with a snapshot below
+//     n.ver <= W, which it had released before any scan could compute W:
+//     its load happens before its release, the scan that observed the
+//     release, the CAS that stored W and the pruner's load of W.
+//  3. Other lock holders (later prunes and installs) are ordered by the
+//     record's lock; ChainLen is for tests and diagnostics, called only
+//     while no committer writes the record.
+//
+// So the store needs no atomicity, and an atomic Store (XCHG on amd64, a
+// full fence that waits for the misses before it) cost about 9% of
+// engine_put_direct, whose every rewrite cuts (docs/BENCHMARKS.md, "The
+// prune's cut as a plain store"). The race detector sees these accesses as
+// they are, so a reader that did follow a cut pointer would be reported by
+// the -race suite (TestPruneCutUnderReaders). atomic.Pointer[T] is one
+// pointer word at offset 0, as for initNext.
+func (n *version[V]) cutNext() {
+	*(**version[V])(unsafe.Pointer(&n.next)) = nil
+}
+
 // Record is the versioned state of one key: a newest-first chain of
 // immutable versions and a lock word. Records are created by
 // [Store.LoadOrCreate]; a record whose key was deleted is removed from its

@@ -390,7 +390,8 @@ func (s *Store[K, V]) Bump(p int) { s.parts[p].Add(1) }
 //     (and not at all when W is the watermark of r's last prune: see
 //     prune). Every active or future snapshot has S >= W and stops at or before
 //     it, so the versions after it are unreachable for new walks: unlink
-//     them with one next.Store(nil) and retire each: to the pool, which
+//     them with one plain store of nil into its next (no reader loads it:
+//     see version.cutNext) and retire each: to the pool, which
 //     tags it with Domain.Epoch (the watermark again, >= W) and reuses it
 //     only after Safe() passes that tag (see Domain.Epoch for why no
 //     reader still holds it then), or, for r's inline node, by tagging it
@@ -582,7 +583,7 @@ func (s *Store[K, V]) prune(r *Record[V]) *version[V] {
 		}
 		cut := v.next.Load()
 		if cut != nil {
-			v.next.Store(nil) // unlinks every version older than v
+			v.cutNext() // unlinks every version older than v
 			chaos.Yield("mvcc.install.unlinked")
 		}
 		return cut
