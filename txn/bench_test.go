@@ -238,6 +238,53 @@ func BenchmarkGetLayers(b *testing.B) {
 	benchSink = sum
 }
 
+// BenchmarkReadOnlyParallel is engine_get_direct's transaction (BeginReadOnly,
+// one Get, Commit) from every goroutine of RunParallel, with read-only
+// transactions on the engine's reader objects (objects=readers, the
+// default) and on pooled objects (objects=pool, the table switched off),
+// so that -cpu 1,2,4,8 shows whether the shared reader slots collide or
+// bounce lines between cores where the pool's per-P objects did not. Each
+// goroutine walks the shuffled keys from its own offset.
+func BenchmarkReadOnlyParallel(b *testing.B) {
+	for _, objects := range []string{"readers", "pool"} {
+		b.Run("objects="+objects, func(b *testing.B) {
+			e, s, keys := benchStore(b)
+			if objects == "pool" {
+				e.readers = nil
+			}
+			var start atomic.Uint64
+			var misses atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(start.Add(7919) % uint64(len(keys)))
+				miss := int64(0)
+				var sum uint64
+				for pb.Next() {
+					tx := e.BeginReadOnly()
+					v, ok := Get(tx, s, keys[i])
+					tx.Commit()
+					sum += v
+					if !ok {
+						miss++
+					}
+					if i++; i == len(keys) {
+						i = 0
+					}
+				}
+				misses.Add(miss)
+				benchSinkAtomic.Add(sum)
+			})
+			if n := misses.Load(); n > 0 {
+				b.Fatalf("%d misses", n)
+			}
+		})
+	}
+}
+
+// benchSinkAtomic keeps the parallel benchmarks' sums alive.
+var benchSinkAtomic atomic.Uint64
+
 // benchSink keeps the benchmarks' sums alive.
 var benchSink uint64
 

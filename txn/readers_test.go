@@ -2,15 +2,18 @@ package txn
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// TestReaderObjectReused: a goroutine's read-only transactions take the
+// TestReaderObjectReused: a processor's read-only transactions take the
 // same reader object one after another (not the pool), and a handle of an
-// earlier one is dead although its object serves the current one.
+// earlier one is dead although its object serves the current one. One
+// processor, so that the goroutine cannot move between the two.
 func TestReaderObjectReused(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	e := NewEngine()
 	s := NewStore[string, int](e)
 	if err := e.Update(func(tx Tx) error { return Put(tx, s, "k", 7) }); err != nil {
@@ -25,7 +28,7 @@ func TestReaderObjectReused(t *testing.T) {
 	}
 	cur := e.BeginReadOnly()
 	if cur.st != old.st {
-		t.Fatal("the next read-only transaction of the goroutine took another object")
+		t.Fatal("the next read-only transaction on the processor took another object")
 	}
 	if v, ok := Get(old, s, "k"); ok || v != 0 {
 		t.Fatalf("stale Get = %d, %v", v, ok)
@@ -51,7 +54,7 @@ func TestReaderObjectReused(t *testing.T) {
 }
 
 // TestReadOnlyBeyondReaderObjects: more read-only transactions open at
-// once than one goroutine's probes reach take pooled objects; every one
+// once than a processor has reader objects take pooled objects; every one
 // holds its own consistent snapshot, and every one ends.
 func TestReadOnlyBeyondReaderObjects(t *testing.T) {
 	e := NewEngine()
@@ -69,8 +72,10 @@ func TestReadOnlyBeyondReaderObjects(t *testing.T) {
 		}
 		txs = append(txs, tx)
 	}
-	if shared != readerProbes {
-		t.Fatalf("%d of %d open read-only transactions on reader objects, want %d (the probes)", shared, n, readerProbes)
+	// readersPerP, or more if the goroutine moved to another processor
+	// meanwhile; never all of them.
+	if shared < readersPerP || shared > len(e.readers) {
+		t.Fatalf("%d of %d open read-only transactions on reader objects, want %d to %d", shared, n, readersPerP, len(e.readers))
 	}
 	if st := e.Domain().Stats(); st.ActiveSnapshots != n {
 		t.Fatalf("%d active snapshots, want %d", st.ActiveSnapshots, n)
