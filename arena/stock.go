@@ -89,14 +89,8 @@ func (s *Stock[T]) RetireAndGet(x *T) *T {
 		return p.RetireAndGet(x)
 	}
 	if x != nil { // (1)
-		if s.n == len(s.ring) {
-			s.spill()
-		}
-		e := max(p.ep.Epoch(), s.last)
-		s.ring[(s.head+s.n)&(len(s.ring)-1)] = retiredNode[T]{x: x, epoch: e}
-		s.n++
-		s.last = e
-		s.retired++
+		s.last = max(p.ep.Epoch(), s.last)
+		s.put(x, s.last)
 	}
 	if y := s.take(); y != nil { // (2)
 		return y
@@ -124,19 +118,23 @@ func (s *Stock[T]) RetireAll(xs []*T) {
 		}
 		return
 	}
-	e := max(p.ep.Epoch(), s.last)
+	s.last = max(p.ep.Epoch(), s.last)
 	for _, x := range xs {
-		if x == nil {
-			continue
+		if x != nil {
+			s.put(x, s.last)
 		}
-		if s.n == len(s.ring) {
-			s.spill()
-		}
-		s.ring[(s.head+s.n)&(len(s.ring)-1)] = retiredNode[T]{x: x, epoch: e}
-		s.n++
-		s.retired++
 	}
-	s.last = e
+}
+
+// put appends x with tag e (>= every tag in the ring), spilling first when
+// the ring is full.
+func (s *Stock[T]) put(x *T, e uint64) {
+	if s.n == len(s.ring) {
+		s.spill()
+	}
+	s.ring[(s.head+s.n)&(len(s.ring)-1)] = retiredNode[T]{x: x, epoch: e}
+	s.n++
+	s.retired++
 }
 
 // take is step 2 of RetireAndGet.

@@ -504,20 +504,31 @@ func (d *Domain) refresh() (wm, b uint64) {
 // allocate when it overflows.
 func (d *Domain) NewSlot() Slot {
 	for i := range d.owned {
-		for {
-			m := d.owned[i].Load()
-			if m == ^uint64(0) {
-				break
-			}
-			b := bits.TrailingZeros64(^m)
-			// Claims slot i*64+b for the caller.
-			if d.owned[i].CompareAndSwap(m, m|1<<b) {
-				idx := i*64 + b
-				return d.slot(Slot{sw: &d.slots[idx], idx: idx})
-			}
+		if s, ok := d.claimFixed(i, false); ok {
+			return s
 		}
 	}
 	return d.newOverflowSlot()
+}
+
+// claimFixed claims the lowest (or, with highest, the highest) free fixed
+// slot among the 64 of d.owned[i]; false if all of them are owned.
+func (d *Domain) claimFixed(i int, highest bool) (Slot, bool) {
+	for {
+		m := d.owned[i].Load()
+		if m == ^uint64(0) {
+			return Slot{}, false
+		}
+		b := bits.TrailingZeros64(^m)
+		if highest {
+			b = 63 - bits.LeadingZeros64(^m)
+		}
+		// Claims slot i*64+b for the caller.
+		if d.owned[i].CompareAndSwap(m, m|1<<b) {
+			idx := i*64 + b
+			return d.slot(Slot{sw: &d.slots[idx], idx: idx}), true
+		}
+	}
 }
 
 // NewSharedSlot is NewSlot for a slot that its owner will share among
@@ -528,28 +539,16 @@ func (d *Domain) NewSlot() Slot {
 // releases it, which TryAcquire needs. Share the returned value by
 // pointer, never by copy.
 func (d *Domain) NewSharedSlot() Slot {
-	s := d.newSharedSlot()
+	s, ok := Slot{}, false
+	for i := len(d.owned) - 1; i >= 0 && !ok; i-- {
+		s, ok = d.claimFixed(i, true)
+	}
+	if !ok {
+		s = d.newOverflowSlot()
+	}
 	s.Acquire() // the announcement TryAcquire needs
 	s.Release()
 	return s
-}
-
-func (d *Domain) newSharedSlot() Slot {
-	for i := len(d.owned) - 1; i >= 0; i-- {
-		for {
-			m := d.owned[i].Load()
-			if m == ^uint64(0) {
-				break
-			}
-			b := 63 - bits.LeadingZeros64(^m)
-			// Claims slot i*64+b for the caller.
-			if d.owned[i].CompareAndSwap(m, m|1<<b) {
-				idx := i*64 + b
-				return d.slot(Slot{sw: &d.slots[idx], idx: idx})
-			}
-		}
-	}
-	return d.newOverflowSlot()
 }
 
 // newOverflowSlot is NewSlot when every fixed slot is owned.
