@@ -142,7 +142,11 @@ func (tx Tx) Commit() error {
 	if st == nil {
 		return ErrTxDone
 	}
-	if st.shared && st.err == nil { // a reader object's commit is its release
+	// A reader object's commit is its release (finish's shared case),
+	// done here without the two calls through commit and finish: 12% of
+	// engine_get_direct (10 alternating rounds, 35.1-36.0 ns with this
+	// path against 38.6-39.8 without, docs/results/reader-commit-path.txt).
+	if st.shared && st.err == nil {
 		st.slot.Release() // hands st to the next reader: st's last use here
 		return nil
 	}
