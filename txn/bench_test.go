@@ -99,9 +99,9 @@ func BenchmarkGetRO(b *testing.B) {
 //	                      a reader object taken and handed on by the
 //	                      slot's own CAS and add, no pool
 //
-// Each layer's loop is written out in full: a shared loop calling the
-// layer through a function value would add an indirect call per lookup,
-// a layer of its own.
+// Each layer's loop is written out in full, with the same inlined
+// bookkeeping (cursor): a shared loop calling the layer through a function
+// value would add an indirect call per lookup, a layer of its own.
 func BenchmarkGetLayers(b *testing.B) {
 	e, s, keys := benchStore(b)
 	// Shuffled, as in package bench: in fill order the records stream
@@ -118,26 +118,14 @@ func BenchmarkGetLayers(b *testing.B) {
 	for _, k := range keys {
 		m.Store(k, k)
 	}
-	var sum uint64
-	check := func(b *testing.B, n int) {
-		if n > 0 {
-			b.Fatalf("%d misses", n)
-		}
-	}
 	b.Run("layer=a0-map", func(b *testing.B) {
 		b.ReportAllocs()
-		miss, i := 0, 0
+		var c cursor
 		for b.Loop() {
-			v, ok := m.Load(keys[i])
-			sum += v
-			if !ok {
-				miss++
-			}
-			if i++; i == len(keys) {
-				i = 0
-			}
+			v, ok := m.Load(keys[c.i])
+			c.step(v, ok, len(keys))
 		}
-		check(b, miss)
+		c.check(b)
 	})
 	b.Run("layer=a0-map+fences", func(b *testing.B) {
 		b.ReportAllocs()
@@ -146,96 +134,95 @@ func BenchmarkGetLayers(b *testing.B) {
 			n atomic.Uint64
 			_ cacheline.Pad128
 		}
-		miss, i := 0, 0
+		var c cursor
 		for b.Loop() {
 			w.n.Add(1)
-			v, ok := m.Load(keys[i])
-			sum += v
+			v, ok := m.Load(keys[c.i])
 			w.n.Add(1)
-			if !ok {
-				miss++
-			}
-			if i++; i == len(keys) {
-				i = 0
-			}
+			c.step(v, ok, len(keys))
 		}
-		check(b, miss)
+		c.check(b)
 	})
 	b.Run("layer=read", func(b *testing.B) {
 		b.ReportAllocs()
 		sl := e.Domain().NewSlot()
 		defer sl.Close()
 		snap := sl.Acquire()
-		miss, i := 0, 0
+		var c cursor
 		for b.Loop() {
-			v, _, ok := s.Lookup(keys[i]).Read(snap)
-			sum += v
-			if !ok {
-				miss++
-			}
-			if i++; i == len(keys) {
-				i = 0
-			}
+			v, _, ok := s.Lookup(keys[c.i]).Read(snap)
+			c.step(v, ok, len(keys))
 		}
 		sl.Release()
-		check(b, miss)
+		c.check(b)
 	})
 	b.Run("layer=read+slot", func(b *testing.B) {
 		b.ReportAllocs()
 		sl := e.Domain().NewSlot()
 		defer sl.Close()
-		miss, i := 0, 0
+		var c cursor
 		for b.Loop() {
 			snap := sl.Acquire()
-			v, _, ok := s.Lookup(keys[i]).Read(snap)
+			v, _, ok := s.Lookup(keys[c.i]).Read(snap)
 			sl.Release()
-			sum += v
-			if !ok {
-				miss++
-			}
-			if i++; i == len(keys) {
-				i = 0
-			}
+			c.step(v, ok, len(keys))
 		}
-		check(b, miss)
+		c.check(b)
 	})
 	b.Run("layer=read+slot+pool", func(b *testing.B) {
 		b.ReportAllocs()
-		miss, i := 0, 0
+		var c cursor
 		for b.Loop() {
 			st := e.pool.Get().(*txState)
 			snap := st.slot.Acquire()
-			v, _, ok := s.Lookup(keys[i]).Read(snap)
+			v, _, ok := s.Lookup(keys[c.i]).Read(snap)
 			st.slot.Release()
 			e.pool.Put(st)
-			sum += v
-			if !ok {
-				miss++
-			}
-			if i++; i == len(keys) {
-				i = 0
-			}
+			c.step(v, ok, len(keys))
 		}
-		check(b, miss)
+		c.check(b)
 	})
 	b.Run("layer=txn", func(b *testing.B) {
 		b.ReportAllocs()
-		miss, i := 0, 0
+		var c cursor
 		for b.Loop() {
 			tx := e.BeginReadOnly()
-			v, ok := Get(tx, s, keys[i])
+			v, ok := Get(tx, s, keys[c.i])
 			tx.Commit()
-			sum += v
-			if !ok {
-				miss++
-			}
-			if i++; i == len(keys) {
-				i = 0
-			}
+			c.step(v, ok, len(keys))
 		}
-		check(b, miss)
+		c.check(b)
 	})
-	benchSink = sum
+}
+
+// cursor is the bookkeeping of the read benchmarks' loops: it walks the
+// keys round robin, sums the values read (published to a sink by check)
+// and counts misses. step is small enough to inline, so every layer's loop
+// pays the same few instructions for it, where a loop calling its layer
+// through a function value would pay an indirect call per lookup, a layer
+// of its own.
+type cursor struct {
+	i, miss int
+	sum     uint64
+}
+
+// step records one read (v, ok) and moves to the next of n keys.
+func (c *cursor) step(v uint64, ok bool, n int) {
+	c.sum += v
+	if !ok {
+		c.miss++
+	}
+	if c.i++; c.i == n {
+		c.i = 0
+	}
+}
+
+// check fails b if a read missed, and publishes the sum.
+func (c *cursor) check(b *testing.B) {
+	if c.miss > 0 {
+		b.Fatalf("%d misses", c.miss)
+	}
+	benchSink.Add(c.sum)
 }
 
 // BenchmarkReadOnlyParallel is engine_get_direct's transaction (BeginReadOnly,
@@ -244,7 +231,7 @@ func BenchmarkGetLayers(b *testing.B) {
 // default) and on pooled objects (objects=pool, the table switched off),
 // so that -cpu 1,2,4,8 shows whether the shared reader slots collide or
 // bounce lines between cores where the pool's per-P objects did not. Each
-// goroutine walks the shuffled keys from its own offset.
+// goroutine walks the keys from its own offset.
 func BenchmarkReadOnlyParallel(b *testing.B) {
 	for _, objects := range []string{"readers", "pool"} {
 		b.Run("objects="+objects, func(b *testing.B) {
@@ -257,23 +244,15 @@ func BenchmarkReadOnlyParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				i := int(start.Add(7919) % uint64(len(keys)))
-				miss := int64(0)
-				var sum uint64
+				c := cursor{i: int(start.Add(7919) % uint64(len(keys)))}
 				for pb.Next() {
 					tx := e.BeginReadOnly()
-					v, ok := Get(tx, s, keys[i])
+					v, ok := Get(tx, s, keys[c.i])
 					tx.Commit()
-					sum += v
-					if !ok {
-						miss++
-					}
-					if i++; i == len(keys) {
-						i = 0
-					}
+					c.step(v, ok, len(keys))
 				}
-				misses.Add(miss)
-				benchSinkAtomic.Add(sum)
+				misses.Add(int64(c.miss))
+				benchSink.Add(c.sum)
 			})
 			if n := misses.Load(); n > 0 {
 				b.Fatalf("%d misses", n)
@@ -282,11 +261,9 @@ func BenchmarkReadOnlyParallel(b *testing.B) {
 	}
 }
 
-// benchSinkAtomic keeps the parallel benchmarks' sums alive.
-var benchSinkAtomic atomic.Uint64
-
-// benchSink keeps the benchmarks' sums alive.
-var benchSink uint64
+// benchSink keeps the benchmarks' sums alive (atomic: RunParallel's
+// goroutines add to it).
+var benchSink atomic.Uint64
 
 func BenchmarkPut(b *testing.B) {
 	e, s, keys := benchStore(b)
