@@ -296,28 +296,15 @@ func TestRetiredNodeNotReusedWhilePinned(t *testing.T) {
 	if r.inlState != inlRetired || r.inlTag != uint32(snap) {
 		t.Fatalf("inline node state %d tag %d after its prune, want retired at %d", r.inlState, r.inlTag, snap)
 	}
-	for i := range 500 { // plenty of new versions, all needing nodes, key 0's among them
-		commitOne(s, i%8, uint64(i), false)
-		if h := s.Lookup(i % 8).head.Load(); h == old || h == inl {
-			t.Fatalf("node retired at epoch >= %d reused while snapshot %d is open", snap, snap)
-		}
-	}
+	commit := func(k int, v uint64) { commitOne(s, k, v, false) }
+	notReusedWhilePinned(t, s, commit, snap, old, inl)
 	if old.ver != v2 || old.val != 2 || inl.ver != v1 || inl.val != 1 {
 		t.Fatalf("retired nodes changed while pinned: %d@%d, %d@%d", old.val, old.ver, inl.val, inl.ver)
 	}
 	if v, _, _ := r.Read(snap); v != 3 {
 		t.Fatalf("pinned snapshot reads %d, want 3", v)
 	}
-	pin.Release()
-	d.RefreshWatermark()
-	reused := false
-	for i := 0; i < 500 && !reused; i++ {
-		commitOne(s, i%8, uint64(i), false)
-		reused = s.Lookup(i%8).head.Load() == old
-	}
-	if !reused {
-		t.Fatalf("pool node never reused after the snapshot was released: %+v", s.Stats().Pool)
-	}
+	reusedAfterRelease(t, s, commit, &pin, old, 500)
 	// Key 0's next install clears the retired inline node for good.
 	commitOne(s, 0, 5, false)
 	if r.inlState != inlDead || inl.val != 0 || inl.ver != 0 || inl.next.Load() != nil {
@@ -581,6 +568,38 @@ func stillWaiting[T any](t *testing.T, got <-chan T, what string) {
 	}
 }
 
+// notReusedWhilePinned commits 500 rewrites of keys 0-7 through commit
+// (plenty of new versions, all needing nodes) while a snapshot snap is
+// open, and fails if any of them is installed in one of the retired nodes.
+func notReusedWhilePinned(t *testing.T, s *Store[int, uint64], commit func(k int, v uint64), snap uint64, retired ...*version[uint64]) {
+	t.Helper()
+	for i := range 500 {
+		commit(i%8, uint64(i))
+		h := s.Lookup(i % 8).head.Load()
+		for _, x := range retired {
+			if h == x {
+				t.Fatalf("node retired at epoch >= %d reused while snapshot %d is open", snap, snap)
+			}
+		}
+	}
+}
+
+// reusedAfterRelease releases pin, recomputes the watermark, and commits
+// rewrites of keys 0-7 through commit until one installs in node x; it
+// fails if none of the first limit does.
+func reusedAfterRelease(t *testing.T, s *Store[int, uint64], commit func(k int, v uint64), pin *Slot, x *version[uint64], limit int) {
+	t.Helper()
+	pin.Release()
+	s.d.RefreshWatermark()
+	for i := range limit {
+		commit(i%8, uint64(i))
+		if s.Lookup(i%8).head.Load() == x {
+			return
+		}
+	}
+	t.Fatalf("retired node never reused after the snapshot was released: %+v", s.Stats().Pool)
+}
+
 // commitOwned is commitOne through InstallOwned, for the owner of slot
 // owner (which holds no snapshot here: a blind write needs none).
 func commitOwned[K comparable, V any](s *Store[K, V], owner *Slot, k K, v V) uint64 {
@@ -626,28 +645,15 @@ func TestInstallOwnedStockWaitsForWatermark(t *testing.T) {
 	if ps := s.Stats().Pool; ps.Retired != 0 {
 		t.Fatalf("pool has %d retired nodes; the owner's node belongs in its stock", ps.Retired)
 	}
-	for i := range 500 {
-		commitOwned(s, &owner, i%8, uint64(i))
-		if h := s.Lookup(i % 8).head.Load(); h == old {
-			t.Fatalf("node retired at epoch >= %d reused while snapshot %d is open", snap, snap)
-		}
-	}
+	commit := func(k int, v uint64) { commitOwned(s, &owner, k, v) }
+	notReusedWhilePinned(t, s, commit, snap, old)
 	if old.ver != v2 || old.val != 2 {
 		t.Fatalf("stocked node changed while pinned: %d@%d", old.val, old.ver)
 	}
 	if v, _, _ := r.Read(snap); v != 3 {
 		t.Fatalf("pinned snapshot reads %d, want 3", v)
 	}
-	pin.Release()
-	d.RefreshWatermark()
-	reused := false
-	for i := 0; i < 2000 && !reused; i++ {
-		commitOwned(s, &owner, i%8, uint64(i))
-		reused = s.Lookup(i%8).head.Load() == old
-	}
-	if !reused {
-		t.Fatalf("stocked node never reused after the snapshot was released: %+v", s.Stats().Pool)
-	}
+	reusedAfterRelease(t, s, commit, &pin, old, 2000)
 	for i := range 4000 { // 64 keys now: their chains take nodes at first
 		commitOwned(s, &owner, i%64, uint64(i))
 	}
