@@ -1,7 +1,6 @@
 package prims
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -493,8 +492,8 @@ func hashRunSetKey(k runSetKey, seed uint64) uint64 {
 	h := lockfree.Mix64(seed ^ uint64(k.sp)<<56 ^ uint64(k.status)<<48 ^ k.chunk)
 	switch k.sp {
 	case setChild:
-		h = lockfree.Mix64(h ^ binary.LittleEndian.Uint64(k.run[:8]))
-		h = lockfree.Mix64(h ^ binary.LittleEndian.Uint64(k.run[8:]))
+		lo, hi := runWords(k.run)
+		h = lockfree.Mix64(lockfree.Mix64(h^lo) ^ hi)
 	case setTag:
 		h = lockfree.Mix64(h ^ xxhash.Sum64String(k.tag))
 	}
