@@ -422,12 +422,20 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 			rep.Failed = append(rep.Failed, item.name())
 		}
 	}
+	// laddered holds the figures of Facade Tax cases measured with their
+	// ladder ahead of their place in the plan (see ladderGroup).
+	laddered := map[string]Figure{}
 	for i := 0; i < len(plan); {
 		item := plan[i]
+		if fig, ok := laddered[item.name()]; ok {
+			record(i, item, fig)
+			i++
+			continue
+		}
 		if group := peerBGroup(plan[i:]); len(group) > 0 {
 			// The stores compared on one Tier B operation, measured in
-			// interleaved rounds (see peerBRounds).
-			rounds, bt := peerBSchedule(opts.BenchTime, opts.Count)
+			// interleaved rounds (see interleavedRounds).
+			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count)
 			if err := btFlag.Value.Set(bt); err != nil {
 				return nil, err
 			}
@@ -437,6 +445,19 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 			ReleaseFixtures()
 			i += len(group)
 			continue
+		}
+		if group := ladderGroup(plan, item); len(group) > 1 {
+			// The layers of one Facade Tax ladder, measured in
+			// interleaved rounds; each is recorded at its own place.
+			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count)
+			if err := btFlag.Value.Set(bt); err != nil {
+				return nil, err
+			}
+			for k, fig := range measureInterleaved(group, rounds) {
+				laddered[group[k].name()] = fig
+			}
+			ReleaseFixtures()
+			continue // the head of the loop records item
 		}
 		bt := opts.BenchTime
 		if item.isSize() {
@@ -609,16 +630,20 @@ func measure(body func(*testing.B), count int) Figure {
 	return s.figure()
 }
 
-// peerBRounds is how many rounds of benchtime/peerBRounds the stores
-// compared on one Tier B operation take turns in when the report runs
-// with a count of 1 (with -count N: N rounds of the full benchtime). The
-// ratios against buntdb are issue 4's bars, and one store measured right
-// after another rode the host's drift between them: in three full reports
-// of one session (2026-11-28, 2-core VM) substrate's put moved 213-264 ns
-// and buntdb's 840 ns-1.4 µs, so that the put ratio read 0.19x, 0.21x and
-// 0.29x. Taking turns puts each store in every phase of the host, and the
-// median drops a round that one store spent in a slow phase alone.
-const peerBRounds = 3
+// interleavedRounds is how many rounds of benchtime/interleavedRounds
+// the cases whose ratios are bars take turns in when the report runs with
+// a count of 1 (with -count N: N rounds of the full benchtime): the stores
+// compared on one Tier B operation (issue 4's bars against buntdb) and the
+// layers of one Facade Tax ladder (issue 3's A1/A0 bars). One case
+// measured right after another rode the host's drift between them: in
+// three full reports of one session (2026-11-28, 2-core VM) substrate's
+// put moved 213-264 ns and buntdb's 840 ns-1.4 µs, so that the put ratio
+// read 0.19x, 0.21x and 0.29x; and in six back-to-back runs of the GET and
+// PUT ladders (2026-11-28, Intel Xeon VM, before the ladders took turns)
+// engine_get_direct read 38-70 ns and the GET A1/A0 ratio 3.7-8.5x.
+// Taking turns puts each case in every phase of the host, and the median
+// drops a round that one case spent in a slow phase alone.
+const interleavedRounds = 3
 
 // peerBGroup returns the PeersB items at the head of plan that measure one
 // operation (consecutive in the plan: selectRuns puts a family's peers of
@@ -634,18 +659,45 @@ func peerBGroup(plan []runItem) []runItem {
 	return plan[:n]
 }
 
-// peerBSchedule returns the rounds and the benchtime per round of a PeersB
-// group: count rounds of benchtime when count > 1, else peerBRounds rounds
-// of a peerBRounds-th of a duration benchtime (an iteration count, "Nx",
-// is kept whole in each round).
-func peerBSchedule(benchtime string, count int) (int, string) {
+// ladderGroup returns the cases of plan on item's Facade Tax ladder
+// (facadeLadders: the A0, A1 and B cases of one operation), in ladder
+// order, when item is one of them; nil otherwise. The ratios between them
+// are bars, so the report measures a ladder's cases in interleaved rounds
+// when it reaches the first of them.
+func ladderGroup(plan []runItem, item runItem) []runItem {
+	if item.c == nil {
+		return nil
+	}
+	for _, l := range facadeLadders {
+		if !slices.Contains(l.layers[:], item.c.Name) {
+			continue
+		}
+		var group []runItem
+		for _, name := range l.layers {
+			for _, it := range plan {
+				if it.c != nil && it.c.Name == name {
+					group = append(group, it)
+					break
+				}
+			}
+		}
+		return group
+	}
+	return nil
+}
+
+// interleavedSchedule returns the rounds and the benchtime per round of a
+// group measured in turns: count rounds of benchtime when count > 1, else
+// interleavedRounds rounds of an interleavedRounds-th of a duration
+// benchtime (an iteration count, "Nx", is kept whole in each round).
+func interleavedSchedule(benchtime string, count int) (int, string) {
 	if count > 1 {
 		return count, benchtime
 	}
 	if d, err := time.ParseDuration(benchtime); err == nil && d > 0 {
-		return peerBRounds, (d / peerBRounds).String()
+		return interleavedRounds, (d / interleavedRounds).String()
 	}
-	return peerBRounds, benchtime
+	return interleavedRounds, benchtime
 }
 
 // measureInterleaved runs the items round-robin, rounds times (item 0, 1,

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -249,5 +252,80 @@ func TestAssessmentNamesFailedGates(t *testing.T) {
 	rep.writeRedisTiers(&out, false)
 	if !strings.Contains(out.String(), "Assessment: ACCEPTABLE for M3") {
 		t.Errorf("assessment of a passing run:\n%s", out.String())
+	}
+}
+
+// TestFacadeLaddersInterleaved: the cases of one Facade Tax ladder (A0, A1
+// and B of an operation) are measured in turns when the report reaches the
+// first of them, each figure the median of its rounds, and recorded at its
+// own place in the plan; a case of no ladder, or a ladder with one case in
+// the plan, runs as before; the report says how the figures were taken.
+func TestFacadeLaddersInterleaved(t *testing.T) {
+	var calls []string
+	mk := func(name, tier string, ns int) Case {
+		return Case{Name: name, Tier: tier, Group: "test", Gate: "none", Run: func(b *testing.B) {
+			if len(calls) == 0 || calls[len(calls)-1] != name {
+				calls = append(calls, name) // once per testing.Benchmark run, not per b.N probe
+			}
+			for range b.N {
+			}
+			b.ReportMetric(float64(ns), "ns/op")
+		}}
+	}
+	cases := []Case{
+		mk("core_get_hot", "A0", 10), mk("core_put_hot", "A0", 20), mk("other", "A0", 5),
+		mk("engine_get_direct", "A1", 50), mk("engine_put_direct", "A1", 160), mk("kvstore_get", "B", 100),
+	}
+	for _, count := range []int{1, 2} {
+		calls = nil
+		var out bytes.Buffer
+		rep, err := run(Options{BenchTime: "3x", Count: count, Stdout: &out}, cases, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds := interleavedRounds
+		if count > 1 {
+			rounds = count
+		}
+		var want []string
+		for range rounds {
+			want = append(want, "core_get_hot", "engine_get_direct", "kvstore_get")
+		}
+		for range rounds {
+			want = append(want, "core_put_hot", "engine_put_direct")
+		}
+		want = append(want, "other") // count runs in a row: one entry in calls
+		if !slices.Equal(calls, want) {
+			t.Errorf("count %d: runs in order %v, want %v", count, calls, want)
+		}
+		var got []string
+		for _, c := range rep.Cases {
+			got = append(got, c.Name)
+			wantRuns := rounds
+			if c.Name == "other" {
+				wantRuns = count
+			}
+			if c.Runs != wantRuns {
+				t.Errorf("count %d: %s has %d runs, want %d", count, c.Name, c.Runs, wantRuns)
+			}
+		}
+		if names := []string{"core_get_hot", "core_put_hot", "other", "engine_get_direct", "engine_put_direct", "kvstore_get"}; !slices.Equal(got, names) {
+			t.Errorf("count %d: cases recorded in order %v, want the plan's %v", count, got, names)
+		}
+		for _, w := range []string{"(5.00× over A0)", "(8.00× over A0)", "median of " + strconv.Itoa(rounds) + " rounds in which the layers"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("count %d: report lacks %q:\n%s", count, w, out.String())
+			}
+		}
+	}
+
+	// One case of a ladder in the plan: measured alone, count times.
+	calls = nil
+	rep, err := run(Options{BenchTime: "3x", Count: 1, Filter: regexp.MustCompile("^engine_get_direct$"), Stdout: new(bytes.Buffer)}, cases, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(calls, []string{"engine_get_direct"}) || len(rep.Cases) != 1 || rep.Cases[0].Runs != 1 {
+		t.Errorf("a lone ladder case: runs %v, cases %+v", calls, rep.Cases)
 	}
 }
