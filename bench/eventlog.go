@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -325,7 +324,7 @@ func benchMemBytesPerEvent(b *testing.B) {
 		return nil
 	})
 	if n != memEventRuns*memEventsPerRun {
-		b.Fatal(fmt.Sprintf("logs hold %d events, want %d", n, memEventRuns*memEventsPerRun))
+		b.Fatalf("logs hold %d events, want %d", n, memEventRuns*memEventsPerRun)
 	}
 	runtime.KeepAlive(payloads)
 	for b.Loop() {

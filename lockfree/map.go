@@ -582,7 +582,8 @@ func (m *Map[K, V]) MemStats() (bytes uintptr, entries int) {
 // its table. Writers call it when they meet a frozen group.
 func (m *Map[K, V]) awaitResize() {
 	m.resizeMu.Lock()
-	m.resizeMu.Unlock() //nolint:staticcheck // an empty critical section is the point: wait for the resizer
+	//lint:ignore SA2001 an empty critical section is the point: wait for the resizer
+	m.resizeMu.Unlock()
 }
 
 // rebuild replaces t with a table sized for its live entries: larger when

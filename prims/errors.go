@@ -62,7 +62,6 @@ var (
 	errDBClosed   = &wrapErr{"prims: database closed", ErrClosed}
 	errNotFound   = &wrapErr{"prims: state cell not found", ErrNotFound}
 	errCellExists = &wrapErr{"prims: state cell already exists", ErrExists}
-	errVersion    = &wrapErr{"prims: state cell version differs from the expected one", ErrVersionMismatch}
 	errNoCell     = &wrapErr{"prims: state cell absent (CAS expects an existing version)", ErrVersionMismatch}
 )
 

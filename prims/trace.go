@@ -22,8 +22,6 @@ const (
 	KindThought                  // Thought
 	KindError                    // ErrorTrace
 	KindCustom                   // Custom
-
-	numKinds = int(KindCustom) // the number of valid kinds
 )
 
 var kindNames = [...]string{

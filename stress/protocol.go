@@ -343,7 +343,7 @@ func (w *worker) loop(doPin bool, phase *atomic.Int32, ready, running *sync.Wait
 	<-start
 	for phase.Load() != phaseStop && w.pinErr == nil {
 		t0 := time.Now()
-		attempts, err, pv := call(op, w.id)
+		attempts, pv, err := call(op, w.id)
 		ns := int64(time.Since(t0))
 		if pv != nil {
 			w.panic = pv
@@ -381,14 +381,14 @@ func (w *worker) loop(doPin bool, phase *atomic.Int32, ready, running *sync.Wait
 }
 
 // call runs op once, turning a panic into a *Panic with the stack.
-func call(op Op, worker int) (attempts int, err error, p *Panic) {
+func call(op Op, worker int) (attempts int, p *Panic, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			p = &Panic{Worker: worker, Value: v, Stack: string(debug.Stack())}
 		}
 	}()
 	attempts, err = op(worker)
-	return attempts, err, nil
+	return attempts, nil, err
 }
 
 // Panic is a panic recovered from a worker's operation.

@@ -180,17 +180,16 @@ func (u engineUnderTest) run(tx Tx, o op) string {
 }
 
 type modelTx struct {
-	tx       Tx
-	ro       bool
-	view     modelState // snapshot + own writes
-	ops      []op
-	results  []string
-	writes   bool
-	begunAt  int  // writing commit attempts before Begin
-	begunH   int  // index in history of the model state at Begin
-	doomed   bool // an operation reported the conflict early (Commit must fail)
-	id       int
-	canWrite bool
+	tx      Tx
+	ro      bool
+	view    modelState // snapshot + own writes
+	ops     []op
+	results []string
+	writes  bool
+	begunAt int  // writing commit attempts before Begin
+	begunH  int  // index in history of the model state at Begin
+	doomed  bool // an operation reported the conflict early (Commit must fail)
+	id      int
 }
 
 func randomOp(r *rand.Rand, ro bool) op {
