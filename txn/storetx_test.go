@@ -151,3 +151,82 @@ func TestGetSeqMatchesGet(t *testing.T) {
 	}
 	_ = tx.Commit()
 }
+
+// TestInlineBuffersHoldNoReferences: a participant's write and read sets
+// start in inline buffers; the append that moves one to the heap leaves
+// copies of its first entries behind, which the next reset zeroes, and
+// later resets leave alone (nothing writes the buffer while the set lives
+// on the heap), whether the set stays on the heap or, past
+// maxRetainedCap, goes back to the buffer.
+func TestInlineBuffersHoldNoReferences(t *testing.T) {
+	vals := make([]int, maxRetainedCap+2)
+	p := newStoreTx[uint64, *int](nil)
+	inlineZero := func(when string) {
+		t.Helper()
+		for i, w := range p.wbuf {
+			if w != (writeEntry[uint64, *int]{}) {
+				t.Fatalf("%s: wbuf[%d] = %+v, want zero", when, i, w)
+			}
+		}
+	}
+	for i := range inlineWrites + 1 {
+		p.addWrite(writeEntry[uint64, *int]{k: uint64(i), v: &vals[i]})
+	}
+	if &p.writes[0] == &p.wbuf[0] {
+		t.Fatal("the write set did not move to the heap")
+	}
+	for i := range inlineWrites + 1 {
+		if p.writes[i].k != uint64(i) || p.writes[i].v != &vals[i] {
+			t.Fatalf("writes[%d] = %+v after the move", i, p.writes[i])
+		}
+	}
+	p.reset()
+	inlineZero("after the reset that followed the move")
+	heap := p.writes[:inlineWrites+1]
+	for i, w := range heap {
+		if w != (writeEntry[uint64, *int]{}) {
+			t.Fatalf("after reset: writes[%d] = %+v, want zero", i, w)
+		}
+	}
+	p.addWrite(writeEntry[uint64, *int]{k: 7, v: &vals[7]})
+	if &p.writes[0] != &heap[0] {
+		t.Fatal("the reset write set did not keep its heap array")
+	}
+	p.reset()
+	inlineZero("reusing the heap array")
+
+	// A set past maxRetainedCap is dropped: the next one starts inline,
+	// and moves (and is cleaned up after) again.
+	for i := range maxRetainedCap + 1 {
+		p.addWrite(writeEntry[uint64, *int]{k: uint64(i), v: &vals[i]})
+	}
+	p.reset()
+	if cap(p.writes) != inlineWrites || &p.writes[:1][0] != &p.wbuf[0] {
+		t.Fatal("a write set past maxRetainedCap was kept")
+	}
+	inlineZero("back in the buffer")
+	for i := range inlineWrites + 1 {
+		p.addWrite(writeEntry[uint64, *int]{k: uint64(i), v: &vals[i]})
+	}
+	p.reset()
+	inlineZero("after a second move")
+
+	// The buffer is cleared at the first reset after a move only: a
+	// sentinel put there behind the participant's back survives the next.
+	var rbuf [inlineReads]*int
+	var onHeap bool
+	s := rbuf[:0]
+	for i := range inlineReads + 1 {
+		s = append(s, &vals[i])
+	}
+	s = resetSlice(s, rbuf[:0], &onHeap)
+	if rbuf != ([inlineReads]*int{}) || !onHeap {
+		t.Fatalf("read buffer after the move's reset: %v (on heap %v)", rbuf, onHeap)
+	}
+	rbuf[0] = &vals[0]
+	s = append(s, &vals[1])
+	_ = resetSlice(s, rbuf[:0], &onHeap)
+	if rbuf[0] != &vals[0] {
+		t.Fatal("a reset of a set already on the heap cleared its buffer again")
+	}
+}
