@@ -24,7 +24,10 @@ func Get[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K) (v V, ok bool) {
 			return v, false
 		}
 		if r := s.Lookup(k); r != nil {
-			v, _, ok = r.Read(st.snap)
+			var hit bool
+			if v, ok, hit = r.ReadHead(st.snap); !hit {
+				v, _, ok = r.Read(st.snap)
+			}
 		}
 		return v, ok
 	}

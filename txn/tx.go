@@ -234,7 +234,7 @@ type txState struct {
 	// is valid): a read-only transaction at begin, a read-write one at its
 	// first read (snapshot).
 	snapped bool
-	// shared marks a reader object (Engine.takeReader): read-only, held
+	// shared marks a reader object (Engine.BeginReadOnly): read-only, held
 	// by whoever holds its slot, never in the pool. readOnly and snapped
 	// stay true for it.
 	shared     bool
