@@ -152,10 +152,7 @@ func TestPeersBInterleaved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rounds := interleavedRounds
-		if count > 1 {
-			rounds = count
-		}
+		rounds, _ := interleavedSchedule("3x", count) // checked in TestPeersBInterleaved
 		var want []string
 		for _, op := range []string{"kv_get", "kv_put"} {
 			for range rounds {

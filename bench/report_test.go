@@ -283,10 +283,7 @@ func TestFacadeLaddersInterleaved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rounds := interleavedRounds
-		if count > 1 {
-			rounds = count
-		}
+		rounds, _ := interleavedSchedule("3x", count) // checked in TestPeersBInterleaved
 		var want []string
 		for range rounds {
 			want = append(want, "core_get_hot", "engine_get_direct", "kvstore_get")
