@@ -259,6 +259,24 @@ const spinBeforeYield = 64
 //
 // See [Domain] for why this gives all-or-nothing visibility of every commit
 // to a fresh snapshot.
+func (r *Record[V]) Read(snap uint64) (val V, ver uint64, ok bool) {
+	if w := r.lock.Load(); w&1 != 0 && w>>1 <= snap { // (1), fast path inline
+		r.wait(snap)
+	}
+	// Between the lock check and the head load a committer may lock and
+	// install: the window the visibility argument is about.
+	chaos.Yield("mvcc.record.read.checked")
+	for v := r.head.Load(); v != nil; v = v.next.Load() { // (2)
+		if v.ver <= snap {
+			if v.tomb {
+				return val, v.ver, false
+			}
+			return v.val, v.ver, true
+		}
+	}
+	return val, 0, false
+}
+
 // ReadHead is the common case of [Record.Read], small enough to be inlined
 // into its caller: when the record is not locked by a committer whose
 // version may be <= snap (step 1 of Read would not wait) and its newest
@@ -278,24 +296,6 @@ func (r *Record[V]) ReadHead(snap uint64) (val V, ok, hit bool) {
 		}
 	}
 	return val, false, false
-}
-
-func (r *Record[V]) Read(snap uint64) (val V, ver uint64, ok bool) {
-	if w := r.lock.Load(); w&1 != 0 && w>>1 <= snap { // (1), fast path inline
-		r.wait(snap)
-	}
-	// Between the lock check and the head load a committer may lock and
-	// install: the window the visibility argument is about.
-	chaos.Yield("mvcc.record.read.checked")
-	for v := r.head.Load(); v != nil; v = v.next.Load() { // (2)
-		if v.ver <= snap {
-			if v.tomb {
-				return val, v.ver, false
-			}
-			return v.val, v.ver, true
-		}
-	}
-	return val, 0, false
 }
 
 // ReadAt is Read for read-write transactions: it also reports stale, true
