@@ -434,8 +434,8 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 		}
 		if group := peerBGroup(plan[i:]); len(group) > 0 {
 			// The stores compared on one Tier B operation, measured in
-			// interleaved rounds (see interleavedRounds).
-			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count)
+			// interleaved rounds (see peerBRounds).
+			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count, peerBRounds)
 			if err := btFlag.Value.Set(bt); err != nil {
 				return nil, err
 			}
@@ -449,7 +449,7 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 		if group := ladderGroup(plan, item); len(group) > 1 {
 			// The layers of one Facade Tax ladder, measured in
 			// interleaved rounds; each is recorded at its own place.
-			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count)
+			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count, ladderRounds)
 			if err := btFlag.Value.Set(bt); err != nil {
 				return nil, err
 			}
@@ -630,11 +630,11 @@ func measure(body func(*testing.B), count int) Figure {
 	return s.figure()
 }
 
-// interleavedRounds is how many rounds of benchtime/interleavedRounds
-// the cases whose ratios are bars take turns in when the report runs with
-// a count of 1 (with -count N: N rounds of the full benchtime): the stores
-// compared on one Tier B operation (issue 4's bars against buntdb) and the
-// layers of one Facade Tax ladder (issue 3's A1/A0 bars). One case
+// peerBRounds and ladderRounds are how many rounds, of benchtime/rounds
+// each, the cases whose ratios are bars take turns in when the report runs
+// with a count of 1 (with -count N: N rounds of the full benchtime): the
+// stores compared on one Tier B operation (issue 4's bars against buntdb)
+// and the layers of one Facade Tax ladder (issue 3's A1/A0 bars). One case
 // measured right after another rode the host's drift between them: in
 // three full reports of one session (2026-11-28, 2-core VM) substrate's
 // put moved 213-264 ns and buntdb's 840 ns-1.4 µs, so that the put ratio
@@ -642,8 +642,17 @@ func measure(body func(*testing.B), count int) Figure {
 // PUT ladders (2026-11-28, Intel Xeon VM, before the ladders took turns)
 // engine_get_direct read 38-70 ns and the GET A1/A0 ratio 3.7-8.5x.
 // Taking turns puts each case in every phase of the host, and the median
-// drops a round that one case spent in a slow phase alone.
-const interleavedRounds = 3
+// drops a round that one case spent in a slow phase alone. Ladders take
+// five rounds: with three, the twelfth session's end report read
+// engine_put_direct at 165 ns (a slow phase over two of its rounds) where
+// its own engine_put_noalloc read 114 ns and three standalone ladders
+// 117-126 ns; a ladder's fixtures (10,000-key stores) are cheap to build
+// five times. The Tier B peers keep three: every round builds a buntdb, a
+// go-memdb and a badger store.
+const (
+	peerBRounds  = 3
+	ladderRounds = 5
+)
 
 // peerBGroup returns the PeersB items at the head of plan that measure one
 // operation (consecutive in the plan: selectRuns puts a family's peers of
@@ -688,16 +697,16 @@ func ladderGroup(plan []runItem, item runItem) []runItem {
 
 // interleavedSchedule returns the rounds and the benchtime per round of a
 // group measured in turns: count rounds of benchtime when count > 1, else
-// interleavedRounds rounds of an interleavedRounds-th of a duration
-// benchtime (an iteration count, "Nx", is kept whole in each round).
-func interleavedSchedule(benchtime string, count int) (int, string) {
+// rounds rounds of a rounds-th of a duration benchtime (an iteration
+// count, "Nx", is kept whole in each round).
+func interleavedSchedule(benchtime string, count, rounds int) (int, string) {
 	if count > 1 {
 		return count, benchtime
 	}
 	if d, err := time.ParseDuration(benchtime); err == nil && d > 0 {
-		return interleavedRounds, (d / interleavedRounds).String()
+		return rounds, (d / time.Duration(rounds)).String()
 	}
-	return interleavedRounds, benchtime
+	return rounds, benchtime
 }
 
 // measureInterleaved runs the items round-robin, rounds times (item 0, 1,

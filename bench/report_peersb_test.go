@@ -116,7 +116,7 @@ func TestKVPeerRowsFallback(t *testing.T) {
 
 // TestPeersBInterleaved: the stores compared on one Tier B operation are
 // measured in turns (a, b, a, b, ...) and each figure is the median of its
-// rounds: interleavedRounds rounds of a third of the benchtime at -count 1,
+// rounds: peerBRounds rounds of a third of the benchtime at -count 1,
 // count rounds of the whole benchtime otherwise; the report says so.
 func TestPeersBInterleaved(t *testing.T) {
 	var calls []string
@@ -152,7 +152,7 @@ func TestPeersBInterleaved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rounds, _ := interleavedSchedule("3x", count) // checked in TestPeersBInterleaved
+		rounds, _ := interleavedSchedule("3x", count, peerBRounds) // checked below
 		var want []string
 		for _, op := range []string{"kv_get", "kv_put"} {
 			for range rounds {
@@ -174,13 +174,16 @@ func TestPeersBInterleaved(t *testing.T) {
 			t.Errorf("count %d: the report does not say how the figures were taken:\n%s", count, out.String())
 		}
 	}
-	if r, bt := interleavedSchedule("1s", 1); r != interleavedRounds || bt != "333.333333ms" {
-		t.Errorf("interleavedSchedule(1s, 1) = %d, %q", r, bt)
+	if r, bt := interleavedSchedule("1s", 1, 3); r != 3 || bt != "333.333333ms" {
+		t.Errorf("interleavedSchedule(1s, 1, 3) = %d, %q", r, bt)
 	}
-	if r, bt := interleavedSchedule("100x", 1); r != interleavedRounds || bt != "100x" {
-		t.Errorf("interleavedSchedule(100x, 1) = %d, %q", r, bt)
+	if r, bt := interleavedSchedule("1s", 1, 5); r != 5 || bt != "200ms" {
+		t.Errorf("interleavedSchedule(1s, 1, 5) = %d, %q", r, bt)
 	}
-	if r, bt := interleavedSchedule("1s", 5); r != 5 || bt != "1s" {
-		t.Errorf("interleavedSchedule(1s, 5) = %d, %q", r, bt)
+	if r, bt := interleavedSchedule("100x", 1, 3); r != 3 || bt != "100x" {
+		t.Errorf("interleavedSchedule(100x, 1, 3) = %d, %q", r, bt)
+	}
+	if r, bt := interleavedSchedule("1s", 5, 3); r != 5 || bt != "1s" {
+		t.Errorf("interleavedSchedule(1s, 5, 3) = %d, %q", r, bt)
 	}
 }

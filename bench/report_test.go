@@ -283,7 +283,7 @@ func TestFacadeLaddersInterleaved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rounds, _ := interleavedSchedule("3x", count) // checked in TestPeersBInterleaved
+		rounds, _ := interleavedSchedule("3x", count, ladderRounds) // checked in TestPeersBInterleaved
 		var want []string
 		for range rounds {
 			want = append(want, "core_get_hot", "engine_get_direct", "kvstore_get")
