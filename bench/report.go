@@ -435,28 +435,26 @@ func run(opts Options, cases []Case, peers, peersB []PeerCase) (*Report, error) 
 		if group := peerBGroup(plan[i:]); len(group) > 0 {
 			// The stores compared on one Tier B operation, measured in
 			// interleaved rounds (see peerBRounds).
-			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count, peerBRounds)
-			if err := btFlag.Value.Set(bt); err != nil {
+			figs, err := measureTurns(btFlag, opts, group, peerBRounds)
+			if err != nil {
 				return nil, err
 			}
-			for k, fig := range measureInterleaved(group, rounds) {
+			for k, fig := range figs {
 				record(i+k, group[k], fig)
 			}
-			ReleaseFixtures()
 			i += len(group)
 			continue
 		}
 		if group := ladderGroup(plan, item); len(group) > 1 {
 			// The layers of one Facade Tax ladder, measured in
 			// interleaved rounds; each is recorded at its own place.
-			rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count, ladderRounds)
-			if err := btFlag.Value.Set(bt); err != nil {
+			figs, err := measureTurns(btFlag, opts, group, ladderRounds)
+			if err != nil {
 				return nil, err
 			}
-			for k, fig := range measureInterleaved(group, rounds) {
+			for k, fig := range figs {
 				laddered[group[k].name()] = fig
 			}
-			ReleaseFixtures()
 			continue // the head of the loop records item
 		}
 		bt := opts.BenchTime
@@ -707,6 +705,19 @@ func interleavedSchedule(benchtime string, count, rounds int) (int, string) {
 		return rounds, (d / time.Duration(rounds)).String()
 	}
 	return rounds, benchtime
+}
+
+// measureTurns measures group in interleaved rounds under the schedule
+// interleavedSchedule gives for opts and rounds (setting testing's
+// benchtime flag), then drops the fixtures the cases kept.
+func measureTurns(btFlag *flag.Flag, opts Options, group []runItem, rounds int) ([]Figure, error) {
+	rounds, bt := interleavedSchedule(opts.BenchTime, opts.Count, rounds)
+	if err := btFlag.Value.Set(bt); err != nil {
+		return nil, err
+	}
+	figs := measureInterleaved(group, rounds)
+	ReleaseFixtures()
+	return figs, nil
 }
 
 // measureInterleaved runs the items round-robin, rounds times (item 0, 1,

@@ -90,7 +90,9 @@ func BenchmarkGetRO(b *testing.B) {
 //	                      word: what begin's and end's fences alone cost a
 //	                      loop of independent lookups
 //	layer=read            Store.Lookup + Record.Read under one snapshot
-//	                      held for the whole loop (no per-read protection)
+//	                      held for the whole loop (no per-read protection;
+//	                      Get tries the inlined Record.ReadHead first, so
+//	                      layer=txn makes one call fewer here than these)
 //	layer=read+slot       + Slot.Acquire and Release per read
 //	layer=read+slot+pool  + the sync.Pool round trip of a transaction
 //	                      object (what read-only transactions paid until
