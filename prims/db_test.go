@@ -511,3 +511,98 @@ func TestCrossPrimitiveSnapshots(t *testing.T) {
 		t.Error("no snapshot was checked")
 	}
 }
+
+// TestNilStores: a store pointer left nil by a failed constructor (or a
+// zero store value) fails every operation with an error wrapping
+// ErrInvalid, or reports nothing found, instead of panicking; the
+// transaction it was used in stays usable and commits.
+func TestNilStores(t *testing.T) {
+	db := openDB(t)
+	run := NewRunID()
+	var (
+		kv     *KVStore[int]
+		events *EventLog[int]
+		cells  *StateCell[int]
+		traces *TraceStore
+		runs   *RunIndex
+	)
+	zeroKV, zeroEvents, zeroCells := &KVStore[int]{}, &EventLog[int]{}, &StateCell[int]{}
+	good := must[*KVStore[int]](t)(NewKVStore[int](db, "good"))
+	for _, c := range []struct {
+		name   string
+		kv     *KVStore[int]
+		events *EventLog[int]
+		cells  *StateCell[int]
+	}{{"nil", kv, events, cells}, {"zero", zeroKV, zeroEvents, zeroCells}} {
+		if c.kv.Name() != "" || c.events.Name() != "" || c.cells.Name() != "" {
+			t.Errorf("%s stores: Name not empty", c.name)
+		}
+		mustUpdate(t, db, func(tx *Tx) error {
+			calls := map[string]error{"kv.Put": c.kv.Put(tx, run, "k", 1)}
+			_, calls["kv.Delete"] = c.kv.Delete(tx, run, "k")
+			_, calls["kv.List"] = c.kv.List(tx, run, "")
+			_, calls["events.Append"] = c.events.Append(tx, run, "t", 1)
+			_, calls["events.ReadRange"] = c.events.ReadRange(tx, run, 0, 1)
+			_, calls["events.VerifyChain"] = c.events.VerifyChain(tx, run)
+			_, calls["cells.Init"] = c.cells.Init(tx, run, "c", 1)
+			_, calls["cells.Set"] = c.cells.Set(tx, run, "c", 1)
+			_, calls["cells.CAS"] = c.cells.CAS(tx, run, "c", 1, 2)
+			_, calls["cells.Transition"] = c.cells.Transition(tx, run, "c", func(s int) (int, error) { return s, nil })
+			_, calls["cells.Delete"] = c.cells.Delete(tx, run, "c")
+			for name, err := range calls {
+				wantErr(t, c.name+" "+name, err, ErrInvalid)
+			}
+			if _, ok := c.kv.Get(tx, run, "k"); ok {
+				t.Errorf("%s kv.Get found a value", c.name)
+			}
+			if _, ok := c.events.Read(tx, run, 0); ok || c.events.Len(tx, run) != 0 {
+				t.Errorf("%s events.Read or Len found an event", c.name)
+			}
+			if _, ok := c.cells.Read(tx, run, "c"); ok {
+				t.Errorf("%s cells.Read found a cell", c.name)
+			}
+			return good.Put(tx, run, c.name, 1) // tx is still usable
+		})
+	}
+	mustUpdate(t, db, func(tx *Tx) error {
+		_, err := traces.Record(tx, run, Trace{Body: Thought{Content: "x"}})
+		wantErr(t, "nil traces.Record", err, ErrInvalid)
+		for name, f := range map[string]func() ([]Trace, error){
+			"QueryByType": func() ([]Trace, error) { return traces.QueryByType(tx, run, KindThought) },
+			"QueryByTag":  func() ([]Trace, error) { return traces.QueryByTag(tx, run, "t") },
+			"Children":    func() ([]Trace, error) { return traces.Children(tx, run, 1) },
+			"QueryByTime": func() ([]Trace, error) { return traces.QueryByTime(tx, run, time.Time{}, time.Now()) },
+		} {
+			_, err := f()
+			wantErr(t, "nil traces."+name, err, ErrInvalid)
+		}
+		if _, ok := traces.Get(tx, run, 1); ok || traces.Len(tx, run) != 0 {
+			t.Error("nil traces.Get or Len found a trace")
+		}
+		if _, ok := traces.Tree(tx, run, 1); ok {
+			t.Error("nil traces.Tree found a trace")
+		}
+		_, err = runs.Create(tx, RunOptions{})
+		wantErr(t, "nil runs.Create", err, ErrInvalid)
+		wantErr(t, "nil runs.Transition", runs.Transition(tx, run, Completed), ErrInvalid)
+		wantErr(t, "nil runs.Delete", runs.Delete(tx, run), ErrInvalid)
+		_, err = runs.QueryByStatus(tx, Active)
+		wantErr(t, "nil runs.QueryByStatus", err, ErrInvalid)
+		_, err = runs.QueryByTag(tx, "t")
+		wantErr(t, "nil runs.QueryByTag", err, ErrInvalid)
+		_, err = runs.Children(tx, run)
+		wantErr(t, "nil runs.Children", err, ErrInvalid)
+		if _, ok := runs.Get(tx, run); ok {
+			t.Error("nil runs.Get found a run")
+		}
+		return nil
+	})
+	mustView(t, db, func(tx *Tx) error {
+		for _, name := range []string{"nil", "zero"} {
+			if _, ok := good.Get(tx, run, name); !ok {
+				t.Errorf("the good store lost the write made beside the %s stores", name)
+			}
+		}
+		return nil
+	})
+}

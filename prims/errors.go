@@ -43,9 +43,9 @@ var (
 	// store of a closed DB.
 	ErrClosed = errors.New("prims: database closed")
 	// ErrInvalid reports bad input: an empty store name, key or cell
-	// name, the zero RunID, a nil transaction, a store used with a
-	// transaction of another DB, a range with start > end. The operation
-	// did nothing.
+	// name, the zero RunID, a nil transaction, a nil store (one a failed
+	// constructor returned), a store used with a transaction of another
+	// DB, a range with start > end. The operation did nothing.
 	ErrInvalid = errors.New("prims: invalid argument")
 )
 
@@ -58,6 +58,7 @@ var (
 	errEmptyName  = &wrapErr{"prims: empty name", ErrInvalid}
 	errForeignDB  = &wrapErr{"prims: store belongs to another DB than the transaction", ErrInvalid}
 	errNilDB      = &wrapErr{"prims: nil DB", ErrInvalid}
+	errNilStore   = &wrapErr{"prims: nil store", ErrInvalid}
 	errBadRange   = &wrapErr{"prims: range start is after its end", ErrInvalid}
 	errDBClosed   = &wrapErr{"prims: database closed", ErrClosed}
 	errNotFound   = &wrapErr{"prims: state cell not found", ErrNotFound}

@@ -147,8 +147,24 @@ func NewEventLog[P any](db *DB, name string, opts ...EventLogOption) (*EventLog[
 	})
 }
 
-// Name returns the log's name.
-func (l *EventLog[P]) Name() string { return l.name }
+// Name returns the log's name ("" for a nil log).
+func (l *EventLog[P]) Name() string {
+	if l == nil {
+		return ""
+	}
+	return l.name
+}
+
+// owner returns the store's DB, or nil for a nil store (a pointer left by
+// a failed constructor), whose every operation then fails with an error
+// wrapping ErrInvalid (or reports nothing found) instead of panicking:
+// Tx.check and Tx.readable refuse a nil DB.
+func (l *EventLog[P]) owner() *DB {
+	if l == nil {
+		return nil
+	}
+	return l.db
+}
 
 // hashBufs pools the scratch buffers events are encoded into for hashing.
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -195,7 +211,7 @@ func (l *EventLog[P]) hash(seq uint64, typ string, ts int64, payload P, prev *[3
 // ErrClosed. Concurrent appends to one run conflict at commit (Update
 // retries them).
 func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, error) {
-	if err := tx.checkWrite(l.db); err != nil {
+	if err := tx.checkWrite(l.owner()); err != nil {
 		return 0, err
 	}
 	if run.IsZero() {
@@ -223,7 +239,7 @@ func (l *EventLog[P]) Append(tx *Tx, run RunID, typ string, payload P) (uint64, 
 // or a closed DB. The payload is the one stored: do not mutate it. Events
 // after the first also read their predecessor, whose Hash is the PrevHash.
 func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
-	if !tx.readable(l.db) || run.IsZero() {
+	if !tx.readable(l.owner()) || run.IsZero() {
 		return Event[P]{}, false
 	}
 	var prev [32]byte
@@ -261,7 +277,7 @@ func (l *EventLog[P]) Read(tx *Tx, run RunID, seq uint64) (Event[P], bool) {
 // DB). It reads the run's head, so in a read-write transaction a
 // concurrent Append to the run that commits first makes tx fail validation.
 func (l *EventLog[P]) Len(tx *Tx, run RunID) uint64 {
-	if !tx.readable(l.db) || run.IsZero() {
+	if !tx.readable(l.owner()) || run.IsZero() {
 		return 0
 	}
 	h, _ := txn.Get(tx.tx, l.heads, run)
@@ -321,7 +337,7 @@ func (l *EventLog[P]) ReadRange(tx *Tx, run RunID, start, end uint64) ([]Event[P
 }
 
 func (l *EventLog[P]) checkRead(tx *Tx, run RunID) error {
-	if err := tx.checkRead(l.db); err != nil {
+	if err := tx.checkRead(l.owner()); err != nil {
 		return err
 	}
 	if run.IsZero() {

@@ -46,8 +46,24 @@ func NewKVStore[V any](db *DB, name string) (*KVStore[V], error) {
 	})
 }
 
-// Name returns the store's name.
-func (s *KVStore[V]) Name() string { return s.name }
+// Name returns the store's name ("" for a nil store).
+func (s *KVStore[V]) Name() string {
+	if s == nil {
+		return ""
+	}
+	return s.name
+}
+
+// owner returns the store's DB, or nil for a nil store (a pointer left by
+// a failed constructor), whose every operation then fails with an error
+// wrapping ErrInvalid (or reports nothing found) instead of panicking:
+// Tx.check and Tx.readable refuse a nil DB.
+func (s *KVStore[V]) owner() *DB {
+	if s == nil {
+		return nil
+	}
+	return s.db
+}
 
 // Get returns key's value in run as tx sees it (its own writes included),
 // and whether the key is present. In a read-write transaction the read is
@@ -57,7 +73,7 @@ func (s *KVStore[V]) Name() string { return s.name }
 //
 // The value is the one stored, not a copy: do not mutate it.
 func (s *KVStore[V]) Get(tx *Tx, run RunID, key string) (v V, ok bool) {
-	if !tx.readable(s.db) || run.IsZero() || key == "" {
+	if !tx.readable(s.owner()) || run.IsZero() || key == "" {
 		return v, false
 	}
 	return txn.Get(tx.tx, s.vals, keyOf(run, key))
@@ -72,7 +88,7 @@ func (s *KVStore[V]) Get(tx *Tx, run RunID, key string) (v V, ok bool) {
 // run, empty key, nil or foreign tx), ErrReadOnly, ErrTxDone, ErrClosed; on
 // error nothing is written.
 func (s *KVStore[V]) Put(tx *Tx, run RunID, key string, v V) error {
-	if err := tx.checkWrite(s.db); err != nil {
+	if err := tx.checkWrite(s.owner()); err != nil {
 		return err
 	}
 	if run.IsZero() {
@@ -98,7 +114,7 @@ func (s *KVStore[V]) Put(tx *Tx, run RunID, key string, v V) error {
 // key's record leaves the store once no snapshot can see the key (see
 // Memory in the package doc).
 func (s *KVStore[V]) Delete(tx *Tx, run RunID, key string) (existed bool, err error) {
-	if err := tx.checkWrite(s.db); err != nil {
+	if err := tx.checkWrite(s.owner()); err != nil {
 		return false, err
 	}
 	if run.IsZero() {
@@ -125,7 +141,7 @@ func (s *KVStore[V]) Delete(tx *Tx, run RunID, key string) (existed bool, err er
 // ErrConflict. Inserts into other runs do not affect it. Errors: ErrInvalid
 // (zero run, nil or foreign tx), ErrTxDone, ErrClosed.
 func (s *KVStore[V]) List(tx *Tx, run RunID, prefix string) ([]string, error) {
-	if err := tx.checkRead(s.db); err != nil {
+	if err := tx.checkRead(s.owner()); err != nil {
 		return nil, err
 	}
 	if run.IsZero() {

@@ -80,12 +80,28 @@ func NewStateCell[S any](db *DB, name string) (*StateCell[S], error) {
 	})
 }
 
-// Name returns the store's name.
-func (c *StateCell[S]) Name() string { return c.name }
+// Name returns the store's name ("" for a nil store).
+func (c *StateCell[S]) Name() string {
+	if c == nil {
+		return ""
+	}
+	return c.name
+}
+
+// owner returns the store's DB, or nil for a nil store (a pointer left by
+// a failed constructor), whose every operation then fails with an error
+// wrapping ErrInvalid (or reports nothing found) instead of panicking:
+// Tx.check and Tx.readable refuse a nil DB.
+func (c *StateCell[S]) owner() *DB {
+	if c == nil {
+		return nil
+	}
+	return c.db
+}
 
 // check validates a change of cell (run, name) in tx.
 func (c *StateCell[S]) check(tx *Tx, run RunID, name string) error {
-	if err := tx.checkWrite(c.db); err != nil {
+	if err := tx.checkWrite(c.owner()); err != nil {
 		return err
 	}
 	if run.IsZero() {
@@ -120,7 +136,7 @@ func (c *StateCell[S]) Init(tx *Tx, run RunID, name string, s S) (uint64, error)
 // reports false for the zero run, an empty name, a nil, ended or foreign
 // transaction, or a closed DB. The value is the one stored: do not mutate it.
 func (c *StateCell[S]) Read(tx *Tx, run RunID, name string) (State[S], bool) {
-	if !tx.readable(c.db) || run.IsZero() || name == "" {
+	if !tx.readable(c.owner()) || run.IsZero() || name == "" {
 		return State[S]{}, false
 	}
 	st, ok := txn.Get(tx.tx, c.cells, keyOf(run, name))

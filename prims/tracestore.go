@@ -183,7 +183,7 @@ func (db *DB) Traces() *TraceStore {
 
 // check validates tx for a read that returns an error.
 func (s *TraceStore) check(tx *Tx, run RunID) error {
-	if s.db == nil {
+	if s == nil || s.db == nil {
 		return errNilDB
 	}
 	if err := tx.checkRead(s.db); err != nil {
@@ -197,7 +197,7 @@ func (s *TraceStore) check(tx *Tx, run RunID) error {
 
 // readable reports whether a read that returns only ok may proceed.
 func (s *TraceStore) readable(tx *Tx, run RunID) bool {
-	return s.db != nil && tx.readable(s.db) && !run.IsZero()
+	return s != nil && s.db != nil && tx.readable(s.db) && !run.IsZero()
 }
 
 var (
@@ -306,7 +306,7 @@ func copyTags(tags []string) ([]string, error) {
 // foreign tx), ErrNotFound (missing parent), ErrReadOnly, ErrTxDone,
 // ErrClosed. On error nothing is written and tx stays usable.
 func (s *TraceStore) Record(tx *Tx, run RunID, t Trace) (TraceID, error) {
-	if s.db == nil {
+	if s == nil || s.db == nil {
 		return 0, errNilDB
 	}
 	if err := tx.checkWrite(s.db); err != nil {

@@ -125,6 +125,8 @@ func (t *Tx) check(db *DB) error {
 	switch {
 	case t == nil:
 		return errNilTx
+	case db == nil: // a nil store (see KVStore.owner) or a zero one
+		return errNilStore
 	case t.db != db:
 		return errForeignDB
 	case db.closed.Load():
@@ -136,7 +138,7 @@ func (t *Tx) check(db *DB) error {
 // readable reports whether t can read from a store of db (reads without an
 // error result report nothing found otherwise).
 func (t *Tx) readable(db *DB) bool {
-	return t != nil && t.db == db && !db.closed.Load()
+	return t != nil && db != nil && t.db == db && !db.closed.Load()
 }
 
 // checkRead validates t for a read that reports errors (List, ReadRange,
