@@ -66,6 +66,17 @@ var (
 	errNoCell     = &wrapErr{"prims: state cell absent (CAS expects an existing version)", ErrVersionMismatch}
 )
 
+// twoSentinels is an error with its own message that wraps two sentinels,
+// so that errors.Is finds either (fmt.Errorf with two %w would repeat
+// both sentinels' "prims:" texts in the message).
+type twoSentinels struct {
+	msg  string
+	errs [2]error
+}
+
+func (e *twoSentinels) Error() string   { return e.msg }
+func (e *twoSentinels) Unwrap() []error { return e.errs[:] }
+
 // wrapErr is a fixed message wrapping a sentinel.
 type wrapErr struct {
 	msg string

@@ -330,7 +330,10 @@ func (x *RunIndex) Transition(tx *Tx, id RunID, to Status) error {
 		return errZeroRun
 	}
 	if !to.Valid() {
-		return fmt.Errorf("%w: %w: %v", ErrInvalidTransition, ErrInvalid, to)
+		return &twoSentinels{
+			msg:  fmt.Sprintf("prims: invalid transition: %v is not a run status", to),
+			errs: [2]error{ErrInvalidTransition, ErrInvalid},
+		}
 	}
 	rec, ok := txn.Get(tx.tx, x.runs, id)
 	if !ok {

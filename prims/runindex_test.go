@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,6 +117,9 @@ func TestRunTransitionsExhaustive(t *testing.T) {
 		err := runs.Transition(tx, id, 0)
 		if !errors.Is(err, ErrInvalidTransition) || !errors.Is(err, ErrInvalid) {
 			t.Errorf("Transition to Status(0): %v", err)
+		}
+		if msg := err.Error(); strings.Count(msg, "prims:") != 1 || !strings.Contains(msg, "Status(0)") {
+			t.Errorf("Transition to Status(0): message %q", msg)
 		}
 		return nil
 	})
