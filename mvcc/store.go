@@ -275,8 +275,15 @@ func (s *Store[K, V]) allocPools(opts []arena.PoolOption) {
 	}
 }
 
-// Domain returns the store's Domain.
-func (s *Store[K, V]) Domain() *Domain { return s.d }
+// Domain returns the store's Domain (nil for a nil store, so that package
+// txn's check that a store belongs to the transaction's engine also turns
+// away a nil one).
+func (s *Store[K, V]) Domain() *Domain {
+	if s == nil {
+		return nil
+	}
+	return s.d
+}
 
 // ID returns the store's id, unique within its Domain (1, 2, ...).
 func (s *Store[K, V]) ID() uint64 { return s.id }

@@ -67,12 +67,21 @@ func NewEngine(opts ...Option) *Engine {
 }
 
 // Domain returns the engine's versioning domain (for mvcc.NewStore and for
-// metrics: Domain().Stats()).
-func (e *Engine) Domain() *mvcc.Domain { return e.d }
+// metrics: Domain().Stats()); nil for a nil or zero Engine.
+func (e *Engine) Domain() *mvcc.Domain {
+	if e == nil {
+		return nil
+	}
+	return e.d
+}
 
 // NewStore returns a new empty store in e's domain. It is
-// mvcc.NewStore(e.Domain(), opts...).
+// mvcc.NewStore(e.Domain(), opts...). For a nil or zero Engine it returns
+// nil, which every operation of this package rejects with ErrForeignStore.
 func NewStore[K comparable, V any](e *Engine, opts ...mvcc.StoreOption) *mvcc.Store[K, V] {
+	if e.Domain() == nil {
+		return nil
+	}
 	return mvcc.NewStore[K, V](e.d, opts...)
 }
 
@@ -95,6 +104,9 @@ func (e *Engine) Begin() Tx { return e.begin(false) }
 // transaction that is never ended may keep its snapshot, and the versions
 // it can see, for the Engine's lifetime (Domain().Stats() shows its age).
 func (e *Engine) BeginReadOnly() Tx {
+	if e == nil {
+		return Tx{} // dead, as from a zero Engine (see begin)
+	}
 	// The caller's processor's reader objects, in order (see "Reader
 	// objects" below), each created on first use; when both are held, or
 	// the processor is beyond the table, a pooled object. Written out
@@ -123,8 +135,17 @@ func (e *Engine) BeginReadOnly() Tx {
 // snapshot at its first read (txState.snapshot), so one that only writes
 // announces none: its commit locks what it writes and reads no version
 // it has not locked.
+//
+// A nil or zero Engine (one not made by NewEngine: its pool has no New)
+// gives the zero Tx, which is dead: its operations return ErrTxDone.
 func (e *Engine) begin(readOnly bool) Tx {
-	st := e.pool.Get().(*txState)
+	if e == nil {
+		return Tx{}
+	}
+	st, ok := e.pool.Get().(*txState)
+	if !ok {
+		return Tx{}
+	}
 	st.readOnly = readOnly
 	st.extensions = 0
 	if readOnly {
@@ -183,8 +204,12 @@ func (e *Engine) newReader(i int) *txState {
 
 // View runs fn in a read-only transaction (one consistent snapshot) and
 // releases it. It returns fn's error. If fn panics, the snapshot is released
-// and the panic continues. tx is valid only during fn.
+// and the panic continues. tx is valid only during fn. A nil fn, or a nil
+// or zero Engine, is an error (fn is not called).
 func (e *Engine) View(fn func(tx Tx) error) error {
+	if err := e.usable(fn); err != nil {
+		return err
+	}
 	tx := e.BeginReadOnly()
 	err := run(tx, fn)
 	if err == nil {
@@ -213,15 +238,24 @@ func (e *Engine) View(fn func(tx Tx) error) error {
 // after the transaction is rolled back. fn may run more than once, so it
 // must not have effects outside the transaction that a re-run would
 // repeat, and it must not act on what it read (beyond computing its
-// writes and its result) before Update returns.
+// writes and its result) before Update returns. A nil fn, or a nil or zero
+// Engine, is an error (fn is not called).
 func (e *Engine) Update(fn func(tx Tx) error) error {
+	if e == nil {
+		return errNilEngine // before e.retry; UpdateN checks the rest
+	}
 	_, err := e.UpdateN(e.retry, fn)
 	return err
 }
 
 // UpdateN is Update with an explicit policy; it also returns the number of
 // attempts made (1 when the first commit succeeded), for contention metrics.
+// A nil fn, or a nil or zero Engine, is an error after 0 attempts (as for
+// Update and View).
 func (e *Engine) UpdateN(p RetryPolicy, fn func(tx Tx) error) (attempts int, err error) {
+	if err := e.usable(fn); err != nil {
+		return 0, err
+	}
 	tx := e.begin(false)
 	if err = runUpdate(tx, fn); err == nil {
 		if err = tx.Commit(); err == nil {
@@ -232,6 +266,18 @@ func (e *Engine) UpdateN(p RetryPolicy, fn func(tx Tx) error) (attempts int, err
 		return 1, err
 	}
 	return e.retryUpdate(p.withDefaults(), fn, err)
+}
+
+// usable is the argument check of View, Update and UpdateN: a nil fn, or
+// a nil or zero Engine, is an error (and no attempt is made).
+func (e *Engine) usable(fn func(tx Tx) error) error {
+	if e == nil || e.d == nil {
+		return errNilEngine
+	}
+	if fn == nil {
+		return errNilFunc
+	}
+	return nil
 }
 
 // retryUpdate is UpdateN after a first attempt failed with conflict err

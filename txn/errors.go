@@ -18,9 +18,16 @@ var (
 	// ErrReadOnly reports a write in a read-only transaction (View,
 	// BeginReadOnly).
 	ErrReadOnly = errors.New("txn: write in a read-only transaction")
-	// ErrForeignStore reports an operation on a store of another Engine.
-	// The transaction is poisoned: its Commit fails with this error.
-	ErrForeignStore = errors.New("txn: store belongs to another engine")
+	// ErrForeignStore reports an operation on a store of another Engine,
+	// or on a nil store. The transaction is poisoned: its Commit fails
+	// with this error.
+	ErrForeignStore = errors.New("txn: store is nil or belongs to another engine")
+)
+
+// Errors for bad arguments that have no sentinel of their own.
+var (
+	errNilFunc   = errors.New("txn: nil function")
+	errNilEngine = errors.New("txn: nil or zero Engine (use NewEngine)")
 )
 
 // errNotDense is GetSeq's error for a store without dense keys.

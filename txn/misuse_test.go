@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/substrate-lab/substrate/mvcc"
 )
 
 func TestCommitTwiceAndRollbackAfterCommit(t *testing.T) {
@@ -328,4 +330,96 @@ func TestForeignStoreWithSameID(t *testing.T) {
 		t.Fatalf("own write clobbered: %d", v)
 	}
 	tx.Rollback()
+}
+
+// TestNilArguments: a nil store, a nil function, and a nil or zero
+// Engine are errors (or a dead transaction), never a panic; a transaction
+// handed a nil store is poisoned like one handed a foreign store.
+func TestNilArguments(t *testing.T) {
+	e := NewEngine()
+	s := NewStore[uint64, uint64](e, mvcc.WithDenseKeys(
+		func(k uint64) ([16]byte, uint64) { return [16]byte{}, k },
+		func(_ [16]byte, n uint64) uint64 { return n }))
+	if err := e.Update(func(tx Tx) error { return Put(tx, s, 1, 1) }); err != nil {
+		t.Fatal(err)
+	}
+	var ns *mvcc.Store[uint64, uint64]
+	visit := func(uint64, uint64) bool { return true }
+	seq := func(int, uint64, bool) bool { return true }
+
+	ro := e.BeginReadOnly()
+	if _, ok := Get(ro, ns, 1); ok {
+		t.Error("read-only Get on a nil store found a value")
+	}
+	if err := ro.Commit(); !errors.Is(err, ErrForeignStore) {
+		t.Errorf("read-only Commit after a nil-store Get = %v, want ErrForeignStore", err)
+	}
+	for name, op := range map[string]func(Tx) error{
+		"Get": func(tx Tx) error {
+			if _, ok := Get(tx, ns, 1); ok {
+				t.Error("Get on a nil store found a value")
+			}
+			return nil
+		},
+		"Put":           func(tx Tx) error { return Put(tx, ns, 1, 2) },
+		"Delete":        func(tx Tx) error { _, err := Delete(tx, ns, 1); return err },
+		"CAS":           func(tx Tx) error { _, err := CompareAndSwap(tx, ns, 1, 1, 2); return err },
+		"Scan":          func(tx Tx) error { return Scan(tx, ns, visit) },
+		"ScanPartition": func(tx Tx) error { return ScanPartition(tx, ns, 0, visit) },
+		"GetSeq":        func(tx Tx) error { return GetSeq(tx, ns, 1, 2, seq) },
+	} {
+		tx := e.Begin()
+		if err := op(tx); err != nil && !errors.Is(err, ErrForeignStore) {
+			t.Errorf("%s on a nil store = %v, want ErrForeignStore", name, err)
+		}
+		if err := tx.Commit(); !errors.Is(err, ErrForeignStore) {
+			t.Errorf("Commit after %s on a nil store = %v, want ErrForeignStore", name, err)
+		}
+	}
+
+	for name, op := range map[string]func(Tx) error{
+		"Scan":          func(tx Tx) error { return Scan(tx, s, nil) },
+		"ScanPartition": func(tx Tx) error { return ScanPartition(tx, s, 0, nil) },
+		"GetSeq":        func(tx Tx) error { return GetSeq[uint64, uint64](tx, s, 1, 2, nil) },
+	} {
+		for _, tx := range []Tx{e.Begin(), e.BeginReadOnly()} {
+			if err := op(tx); err == nil {
+				t.Errorf("%s with a nil function: no error", name)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Errorf("Commit after %s with a nil function = %v (the transaction is not poisoned)", name, err)
+			}
+		}
+	}
+	if err := e.Update(nil); err == nil {
+		t.Error("Update(nil): no error")
+	}
+	if err := e.View(nil); err == nil {
+		t.Error("View(nil): no error")
+	}
+	if n, err := e.UpdateN(DefaultRetryPolicy, nil); err == nil || n != 0 {
+		t.Errorf("UpdateN(nil) = %d, %v; want 0 attempts and an error", n, err)
+	}
+
+	var nilEngine *Engine
+	for name, eng := range map[string]*Engine{"nil": nilEngine, "zero": new(Engine)} {
+		for _, tx := range []Tx{eng.Begin(), eng.BeginReadOnly()} {
+			if !tx.Done() {
+				t.Errorf("%s Engine: Begin gave a live transaction", name)
+			}
+			if err := tx.Commit(); !errors.Is(err, ErrTxDone) {
+				t.Errorf("%s Engine: Commit = %v, want ErrTxDone", name, err)
+			}
+		}
+		fn := func(Tx) error { t.Errorf("%s Engine ran fn", name); return nil }
+		if err := eng.Update(fn); err == nil {
+			t.Errorf("%s Engine: Update gave no error", name)
+		}
+		if err := eng.View(fn); err == nil {
+			t.Errorf("%s Engine: View gave no error", name)
+		}
+		if eng.Domain() != nil || NewStore[int, int](eng) != nil {
+			t.Errorf("%s Engine: a domain or a store", name)
+		}
+	}
 }

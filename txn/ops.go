@@ -54,9 +54,13 @@ func Get[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K) (v V, ok bool) {
 // by key, as Get does (its own writes, the read set, the snapshot
 // extension that LookupSeq rules out). Errors: ErrTxDone (a dead tx, or
 // one that fn ended: GetSeq stops there), ErrForeignStore (a store of
-// another engine; the transaction is poisoned as by Get), or an error for
-// a store without dense keys (fn is never called). n <= 0 reads nothing.
+// another engine, or a nil one; the transaction is poisoned as by Get),
+// or an error for a store without dense keys or a nil fn (fn is never
+// called). n <= 0 reads nothing.
 func GetSeq[K comparable, V any](tx Tx, s *mvcc.Store[K, V], k K, n int, fn func(i int, v V, ok bool) bool) error {
+	if fn == nil {
+		return errNilFunc
+	}
 	st := tx.live()
 	if st == nil {
 		return ErrTxDone
@@ -179,7 +183,11 @@ func CompareAndSwap[K comparable, V comparable](tx Tx, s *mvcc.Store[K, V], k K,
 // a concurrent commit that serializes before it inserted, deleted or changed
 // any key of s (even when fn stopped early, the whole store counts as
 // scanned). In a read-only transaction the scan is an untracked snapshot.
+// A nil fn is an error (nothing is scanned).
 func Scan[K comparable, V any](tx Tx, s *mvcc.Store[K, V], fn func(k K, v V) bool) error {
+	if fn == nil {
+		return errNilFunc
+	}
 	return scan(tx, s, -1, fn)
 }
 
@@ -192,6 +200,9 @@ func Scan[K comparable, V any](tx Tx, s *mvcc.Store[K, V], fn func(k K, v V) boo
 // with writers of other groups (except those that hash to the same of the
 // 64 partitions). part must be in [0, mvcc.Partitions).
 func ScanPartition[K comparable, V any](tx Tx, s *mvcc.Store[K, V], part int, fn func(k K, v V) bool) error {
+	if fn == nil {
+		return errNilFunc
+	}
 	if part < 0 || part >= mvcc.Partitions {
 		return fmt.Errorf("txn: partition %d out of range [0, %d)", part, mvcc.Partitions)
 	}

@@ -114,7 +114,7 @@ type absentEntry struct {
 
 // partOf returns the participant of store s in st, attaching one (from the
 // cache, or new) on first use in this transaction. It returns nil and
-// poisons st if s belongs to another engine.
+// poisons st if s belongs to another engine or is nil.
 //
 // Store ids are unique only within a Domain, so the domain check comes
 // first; after it, an id names exactly one store, whose participant has
