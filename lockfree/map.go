@@ -529,8 +529,12 @@ func CompareAndDelete[K comparable, V comparable](m *Map[K, V], k K, old V) (del
 // generation without locking, so, like sync.Map.Range, it is not a
 // consistent snapshot: a key present for the whole call is visited exactly
 // once, with a value it held during the call; keys stored or deleted
-// concurrently may or may not be visited. f may call any method of m.
+// concurrently may or may not be visited. f may call any method of m. A
+// nil f visits nothing.
 func (m *Map[K, V]) Range(f func(k K, v V) bool) {
+	if f == nil {
+		return
+	}
 	t := m.table.Load()
 	for gi := range t.groups {
 		g := &t.groups[gi]

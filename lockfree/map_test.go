@@ -538,6 +538,7 @@ func TestRangeStopsEarlyAndMayMutate(t *testing.T) {
 		return n < 10
 	})
 	require.Equal(t, 10, n)
+	require.NotPanics(t, func() { m.Range(nil) }, "a nil f visits nothing")
 }
 
 // --- allocations -------------------------------------------------------------
