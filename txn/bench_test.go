@@ -87,8 +87,8 @@ func BenchmarkGetRO(b *testing.B) {
 //
 //	layer=a0-map          lockfree.Map[uint64, uint64].Load: core_get_hot
 //	layer=a0-map+fences   the same plus two locked adds on a private padded
-//	                      word: what begin's and end's fences alone cost a
-//	                      loop of independent lookups
+//	                      word on the heap: what begin's and end's fences
+//	                      alone cost a loop of independent lookups
 //	layer=read            Store.Lookup + Record.Read under one snapshot
 //	                      held for the whole loop (no per-read protection;
 //	                      Get tries the inlined Record.ReadHead first, so
@@ -131,11 +131,15 @@ func BenchmarkGetLayers(b *testing.B) {
 	})
 	b.Run("layer=a0-map+fences", func(b *testing.B) {
 		b.ReportAllocs()
-		var w struct {
+		// On the heap, as the slot words are: a word in this frame, a few
+		// lines from the loop's own spills, read 35 ns here on the Intel VM
+		// of the thirteenth session against 20-22 on the heap
+		// (docs/ARCHITECTURE.md, "Why A1 GET stays above 5×").
+		w := new(struct {
 			_ cacheline.Pad128
 			n atomic.Uint64
 			_ cacheline.Pad128
-		}
+		})
 		var c cursor
 		for b.Loop() {
 			w.n.Add(1)
