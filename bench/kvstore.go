@@ -383,6 +383,12 @@ func newPeerKVFixture() peerKVFixture {
 
 // runPeerLoop runs op(i) for a warm-up pass over n entries, then b.N times
 // cycling over them; an error fails the benchmark.
+//
+// op is called through a func value: one indirect call per operation
+// (1-2 ns) that substrate's rows, whose loops call db.View and db.Update
+// directly (runKVGets, runUpdates), do not make. Against the peers' 450 ns
+// to 10 µs per operation it moves their figures by under 0.5%, in
+// substrate's favour; noted rather than written out nine times.
 func runPeerLoop(b *testing.B, n int, op func(i int) error) {
 	b.ReportAllocs()
 	failures := 0
