@@ -4,6 +4,7 @@ import (
 	"math/bits"
 
 	"github.com/substrate-lab/substrate/internal/cacheline"
+	"github.com/substrate-lab/substrate/internal/chaos"
 	"github.com/substrate-lab/substrate/mvcc"
 )
 
@@ -422,6 +423,42 @@ func (p *storeTx[K, V]) reset() {
 	p.lastK, p.lastR = zero, nil
 	p.scanMask = 0
 	p.nlocked = 0
+}
+
+// commitSolo is txState.commit's steps 1-6 for a transaction whose only
+// participant is p (see participant.commitSolo); commit has done step 0.
+// Keep it step for step with commit's loops over st.active.
+func (p *storeTx[K, V]) commitSolo(st *txState) error {
+	if err := p.precheck(); err != nil {
+		st.finish(0)
+		return err
+	}
+	chaos.Yield("txn.commit.prechecked")
+	low := st.e.d.PendingFloor()
+	floor, ok := p.lock(low) // (1)
+	if !ok {
+		p.unlock()
+		st.finish(0)
+		return errLockBusy
+	}
+	chaos.Yield("txn.commit.locked")
+	v := st.e.d.CommitVersion(floor) // (2)
+	chaos.Yield("txn.commit.versioned")
+	if v != low {
+		p.publish(v)
+	}
+	chaos.Yield("txn.commit.published")
+	if err := p.validate(); err != nil { // (3)
+		p.unlock()
+		st.finish(0)
+		return err
+	}
+	chaos.Yield("txn.commit.validated")
+	st.slot.Release()
+	p.install(v, &st.slot) // (4), (5)
+	chaos.Yield("txn.commit.installed")
+	st.finish(v) // (6)
+	return nil
 }
 
 // resetSlice zeroes s's used elements (dropping references to values and

@@ -182,6 +182,11 @@ type participant interface {
 	unlock()
 	// reset empties the participant for the next transaction.
 	reset()
+	// commitSolo runs steps 1-6 of commit (precheck included) for st,
+	// whose only participant this is, and returns commit's result: the
+	// same steps, in the same order, with the same chaos points, called
+	// directly rather than through this interface one by one.
+	commitSolo(st *txState) error
 }
 
 // activePart is a participant touched by the current transaction, with its
@@ -452,6 +457,16 @@ func (st *txState) commit() error {
 	}
 	if !st.urgent && st.e.urgent.Load() != 0 { // (0b)
 		st.e.standBack()
+	}
+	// One store written (the common case): the steps below in one call
+	// of the participant, whose own calls are then direct, instead of
+	// four interface calls (precheck, lock, validate, install). Intel VM
+	// of the thirteenth session, 10 alternating rounds:
+	// engine_put_direct -2.4% (p=0.023), engine_cas_direct -8.5%
+	// (p=0.015), statecell_cas -6.4% (p=0.001). storeTx.commitSolo must
+	// keep to these steps.
+	if len(st.active) == 1 {
+		return st.active[0].p.commitSolo(st)
 	}
 	for _, a := range st.active {
 		if err := a.p.precheck(); err != nil {
