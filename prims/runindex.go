@@ -290,7 +290,7 @@ func (x *RunIndex) Create(tx *Tx, opts RunOptions) (RunID, error) {
 // reports false for the zero RunID, a nil, ended or foreign tx, or a closed
 // DB. Tags and Metadata are the caller's copies.
 func (x *RunIndex) Get(tx *Tx, id RunID) (RunInfo, bool) {
-	if x == nil || x.db == nil || !tx.readable(x.db) || id.IsZero() {
+	if x == nil || !tx.readable(x.db) || id.IsZero() { // readable refuses a nil db
 		return RunInfo{}, false
 	}
 	rec, ok := txn.Get(tx.tx, x.runs, id)

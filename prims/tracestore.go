@@ -197,7 +197,7 @@ func (s *TraceStore) check(tx *Tx, run RunID) error {
 
 // readable reports whether a read that returns only ok may proceed.
 func (s *TraceStore) readable(tx *Tx, run RunID) bool {
-	return s != nil && s.db != nil && tx.readable(s.db) && !run.IsZero()
+	return s != nil && tx.readable(s.db) && !run.IsZero() // readable refuses a nil db
 }
 
 var (
