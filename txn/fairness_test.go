@@ -157,3 +157,88 @@ func TestRightOfWayReleasedOnPanic(t *testing.T) {
 		t.Fatal("the right of way is still held after the holder panicked")
 	}
 }
+
+// TestFirstRetryAtOnceScore walks firstRetryAtOnce's score through its
+// steps: immediate first retries while it is >= 0; one that conflicts again
+// costs atOncePenalty, and then that many first retries yield before the
+// next is immediate (a probe); successes raise it to atOnceMax and no
+// further; it never falls below -atOncePenalty.
+func TestFirstRetryAtOnceScore(t *testing.T) {
+	e := NewEngine()
+	if !e.firstRetryAtOnce() {
+		t.Fatal("a new engine's first retry is not immediate")
+	}
+	e.atOnceOutcome(false)
+	e.atOnceOutcome(false) // floor: still -atOncePenalty
+	if got := e.atOnce.Load(); got != -atOncePenalty {
+		t.Fatalf("after two failed immediate retries: score %d, want %d", got, -atOncePenalty)
+	}
+	for i := range atOncePenalty {
+		if e.firstRetryAtOnce() {
+			t.Fatalf("yielded first retry %d of %d was immediate", i+1, atOncePenalty)
+		}
+	}
+	if !e.firstRetryAtOnce() {
+		t.Fatalf("no probe after %d yielded first retries", atOncePenalty)
+	}
+	for range 2 * atOnceMax {
+		e.atOnceOutcome(true)
+	}
+	if got := e.atOnce.Load(); got != atOnceMax {
+		t.Fatalf("after many committed immediate retries: score %d, want %d", got, atOnceMax)
+	}
+	// From the maximum, leaving immediate retries takes
+	// atOnceMax/atOncePenalty+1 failures with no success between them.
+	for i := range atOnceMax / atOncePenalty {
+		e.atOnceOutcome(false)
+		if !e.firstRetryAtOnce() {
+			t.Fatalf("left immediate retries after %d failures from the maximum", i+1)
+		}
+	}
+	e.atOnceOutcome(false)
+	if e.firstRetryAtOnce() {
+		t.Fatalf("still immediate after %d failures in a row", atOnceMax/atOncePenalty+1)
+	}
+}
+
+// TestFirstRetryAtOnceUpdate: Update feeds the score from its immediate
+// first retries only: a retry that commits raises it, one that conflicts
+// again lowers it, one that fails with another error (not a conflict) and
+// the later retries of a transaction leave it alone.
+func TestFirstRetryAtOnceUpdate(t *testing.T) {
+	e := NewEngine()
+	failing := func(conflicts int, last error) func(Tx) error {
+		calls := 0
+		return func(Tx) error {
+			if calls++; calls <= conflicts {
+				return ErrConflict
+			}
+			return last
+		}
+	}
+	if n, err := e.UpdateN(DefaultRetryPolicy, failing(1, nil)); err != nil || n != 2 {
+		t.Fatalf("one conflict: %d attempts, %v", n, err)
+	}
+	if got := e.atOnce.Load(); got != 1 {
+		t.Fatalf("after a committed immediate retry: score %d, want 1", got)
+	}
+	bad := errors.New("not a conflict")
+	if n, err := e.UpdateN(DefaultRetryPolicy, failing(1, bad)); !errors.Is(err, bad) || n != 2 {
+		t.Fatalf("conflict then error: %d attempts, %v", n, err)
+	}
+	if got := e.atOnce.Load(); got != 1 {
+		t.Fatalf("an immediate retry that failed with another error moved the score to %d", got)
+	}
+	if n, err := e.UpdateN(DefaultRetryPolicy, failing(4, nil)); err != nil || n != 5 {
+		t.Fatalf("four conflicts: %d attempts, %v", n, err)
+	}
+	if got := e.atOnce.Load(); got != 1-atOncePenalty {
+		t.Fatalf("after a failed immediate retry: score %d, want %d", got, 1-atOncePenalty)
+	}
+	if n, err := e.UpdateN(DefaultRetryPolicy, failing(1, nil)); err != nil || n != 2 {
+		t.Fatalf("one conflict: %d attempts, %v", n, err)
+	}
+	if got := e.atOnce.Load(); got != 2-atOncePenalty {
+		t.Fatalf("a yielded first retry: score %d, want %d", got, 2-atOncePenalty)
+	}
+}

@@ -27,3 +27,18 @@ func TestTxObjectsPadded(t *testing.T) {
 		t.Error("a new participant's sets do not start in its inline buffers")
 	}
 }
+
+// TestEngineWordsPadded: the right-of-way flag (read by every commit) and
+// the first-retry score (written by same-key retries) each have at least
+// cacheline.PadSize bytes to themselves on either side, so that writing one
+// never takes the other's line, nor that of the engine's read-only fields.
+func TestEngineWordsPadded(t *testing.T) {
+	var e Engine
+	readersEnd := unsafe.Offsetof(e.readers) + unsafe.Sizeof(e.readers)
+	urgent, atOnce := unsafe.Offsetof(e.urgent), unsafe.Offsetof(e.atOnce)
+	if urgent-readersEnd < cacheline.PadSize ||
+		atOnce-(urgent+unsafe.Sizeof(e.urgent)) < cacheline.PadSize ||
+		unsafe.Sizeof(e)-(atOnce+unsafe.Sizeof(e.atOnce)) < cacheline.PadSize {
+		t.Errorf("Engine: readers end at %d, urgent at %d, atOnce at %d, size %d", readersEnd, urgent, atOnce, unsafe.Sizeof(e))
+	}
+}
