@@ -57,7 +57,8 @@ type config struct {
 // WithRetryPolicy sets the policy with which Update re-runs its function on
 // conflicts (zero fields take txn.DefaultRetryPolicy's values). The default
 // is txn.DefaultRetryPolicy: at most 150 attempts, yields then bounded
-// exponential backoff with jitter.
+// exponential backoff with jitter (a first retry comes at once while such
+// retries have been committing; see txn.RetryPolicy).
 func WithRetryPolicy(p txn.RetryPolicy) Option {
 	return func(c *config) { c.retry = p }
 }
