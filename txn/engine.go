@@ -2,6 +2,7 @@ package txn
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -328,12 +329,18 @@ func (e *Engine) retryUpdate(p RetryPolicy, fn func(tx Tx) error, err error) (at
 		}
 	}()
 	base := 0       // attempts made before the right of way was taken
-	atOnce := false // this attempt is an immediate first retry (firstRetryAtOnce)
+	atOnce := false // an immediate first retry that firstRetryAtOnce chose: its outcome feeds the score
 	for attempts = 1; ; {
 		if attempts >= p.MaxAttempts {
 			return attempts, &RetryError{Attempts: attempts, Last: err}
 		}
-		if atOnce = attempts == 1 && e.firstRetryAtOnce(); !atOnce {
+		atOnce = false
+		switch {
+		case attempts == 1 && p.FirstRetry == FirstRetryAtOnce:
+			// no wait
+		case attempts == 1 && p.FirstRetry == FirstRetryAdaptive && e.firstRetryAtOnce():
+			atOnce = true
+		default:
 			p.wait(attempts - base) // (2)
 		}
 		attempts++
@@ -516,6 +523,35 @@ func runUpdate(tx Tx, fn func(Tx) error) (err error) {
 	return err
 }
 
+// FirstRetry is how Update paces the retry that follows a transaction's
+// first conflict (RetryPolicy.FirstRetry).
+type FirstRetry uint8
+
+const (
+	// FirstRetryAdaptive retries at once while such immediate retries
+	// have been committing on the Engine (more than 16 in 17 lately), and
+	// yields first otherwise; see RetryPolicy. The default.
+	FirstRetryAdaptive FirstRetry = iota
+	// FirstRetryYield always yields first, as the later retries do (the
+	// policy before FirstRetryAdaptive).
+	FirstRetryYield
+	// FirstRetryAtOnce always retries at once.
+	FirstRetryAtOnce
+)
+
+// String returns "adaptive", "yield" or "at-once".
+func (f FirstRetry) String() string {
+	switch f {
+	case FirstRetryAdaptive:
+		return "adaptive"
+	case FirstRetryYield:
+		return "yield"
+	case FirstRetryAtOnce:
+		return "at-once"
+	}
+	return fmt.Sprintf("FirstRetry(%d)", uint8(f))
+}
+
 // RetryPolicy bounds and paces Update's retries.
 //
 // Wait after the n-th failed attempt: for n <= YieldAttempts a
@@ -526,12 +562,12 @@ func runUpdate(tx Tx, fn func(Tx) error) (err error) {
 // sleeping (the timer costs more than that). Jitter comes from math/rand/v2's
 // runtime source, which is per-thread: no global lock.
 //
-// The first failure is the exception: its retry comes at once, without the
-// yield, while such immediate retries have been committing on this Engine
-// (more than 16 in 17 lately), and after the yield otherwise. Short
-// same-key transactions then keep their processor instead of queueing
-// behind its other goroutines; long ones, whose immediate retries often
-// fail again, keep the yield.
+// The first failure is the exception (FirstRetry, adaptive by default):
+// its retry comes at once, without the yield, while such immediate retries
+// have been committing on this Engine (more than 16 in 17 lately), and
+// after the yield otherwise. Short same-key transactions then keep their
+// processor instead of queueing behind its other goroutines; long ones,
+// whose immediate retries often fail again, keep the yield.
 //
 // Backoff alone lets a transaction starve behind rivals that commit back to
 // back, so after UrgentAfter failures the transaction asks for the engine's
@@ -555,6 +591,9 @@ type RetryPolicy struct {
 	// committing (at most a millisecond each time) so that it can
 	// commit. One transaction holds it at a time.
 	UrgentAfter int
+	// FirstRetry paces the retry after the first failure (default
+	// FirstRetryAdaptive; an unknown value means the default).
+	FirstRetry FirstRetry
 }
 
 // DefaultRetryPolicy is the policy of Update unless WithRetryPolicy says
@@ -591,6 +630,7 @@ var DefaultRetryPolicy = RetryPolicy{
 	MinBackoff:    time.Microsecond,
 	MaxBackoff:    2 * time.Millisecond,
 	UrgentAfter:   2,
+	FirstRetry:    FirstRetryAdaptive,
 }
 
 // sleepFloor is the shortest wait worth a timer; shorter ones yield.
@@ -612,6 +652,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.UrgentAfter <= 0 {
 		p.UrgentAfter = d.UrgentAfter
+	}
+	if p.FirstRetry > FirstRetryAtOnce {
+		p.FirstRetry = d.FirstRetry
 	}
 	return p
 }

@@ -166,3 +166,32 @@ func ExampleGetSeq() {
 	// 3  false
 	// <nil>
 }
+
+// A RetryPolicy bounds and paces Update's retries; zero fields take
+// DefaultRetryPolicy's values. The engine's policy (WithRetryPolicy) is
+// Update's: here at most 5 attempts, and the retry after a first conflict
+// always yields first instead of adapting. UpdateN takes a policy per call
+// and reports how many attempts it took.
+func ExampleRetryPolicy() {
+	e := txn.NewEngine(txn.WithRetryPolicy(txn.RetryPolicy{MaxAttempts: 5, FirstRetry: txn.FirstRetryYield}))
+	counter := txn.NewStore[string, int](e)
+
+	calls := 0
+	n, err := e.UpdateN(txn.RetryPolicy{MaxAttempts: 5}, func(tx txn.Tx) error {
+		if calls++; calls == 1 {
+			return txn.ErrConflict // as if a rival had committed first
+		}
+		v, _ := txn.Get(tx, counter, "hits")
+		return txn.Put(tx, counter, "hits", v+1)
+	})
+	fmt.Println(n, err)
+
+	// Update uses the engine's policy; a closure that keeps conflicting
+	// gives up after MaxAttempts with a *RetryError wrapping ErrConflict.
+	err = e.Update(func(tx txn.Tx) error { return txn.ErrConflict })
+	var re *txn.RetryError
+	fmt.Println(errors.As(err, &re), re.Attempts, errors.Is(err, txn.ErrConflict), txn.DefaultRetryPolicy.FirstRetry)
+	// Output:
+	// 2 <nil>
+	// true 5 true adaptive
+}

@@ -201,6 +201,48 @@ func TestFirstRetryAtOnceScore(t *testing.T) {
 	}
 }
 
+// TestFirstRetryModes: only FirstRetryAdaptive reads and moves the score
+// (from below 0 it yields and adds 1); FirstRetryYield and
+// FirstRetryAtOnce leave it alone, and an unknown mode is the default.
+func TestFirstRetryModes(t *testing.T) {
+	oneConflict := func() func(Tx) error {
+		calls := 0
+		return func(Tx) error {
+			if calls++; calls == 1 {
+				return ErrConflict
+			}
+			return nil
+		}
+	}
+	for _, c := range []struct {
+		mode FirstRetry
+		want int32
+	}{
+		{FirstRetryAdaptive, 1 - atOncePenalty},
+		{FirstRetryYield, -atOncePenalty},
+		{FirstRetryAtOnce, -atOncePenalty},
+		{FirstRetry(9), 1 - atOncePenalty},
+	} {
+		e := NewEngine()
+		e.atOnce.Store(-atOncePenalty)
+		if n, err := e.UpdateN(RetryPolicy{FirstRetry: c.mode}, oneConflict()); err != nil || n != 2 {
+			t.Fatalf("%v: %d attempts, %v", c.mode, n, err)
+		}
+		if got := e.atOnce.Load(); got != c.want {
+			t.Errorf("%v: score %d after one yielded-or-immediate first retry, want %d", c.mode, got, c.want)
+		}
+	}
+	for f, want := range map[FirstRetry]string{FirstRetryAdaptive: "adaptive", FirstRetryYield: "yield",
+		FirstRetryAtOnce: "at-once", FirstRetry(9): "FirstRetry(9)"} {
+		if f.String() != want {
+			t.Errorf("FirstRetry(%d).String() = %q, want %q", uint8(f), f.String(), want)
+		}
+	}
+	if got := (RetryPolicy{FirstRetry: 200}).withDefaults().FirstRetry; got != FirstRetryAdaptive {
+		t.Errorf("an unknown FirstRetry became %v, want the default", got)
+	}
+}
+
 // TestFirstRetryAtOnceUpdate: Update feeds the score from its immediate
 // first retries only: a retry that commits raises it, one that conflicts
 // again lowers it, one that fails with another error (not a conflict) and
