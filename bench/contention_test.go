@@ -77,6 +77,9 @@ func TestContentionVerdict(t *testing.T) {
 	}{
 		{res("hard>=1.8x", map[string]float64{"gate-judged": 1, "x-1worker": 1.9, "gate-x": 1.8}), "pass", false},
 		{res("hard>=1.8x", map[string]float64{"gate-judged": 1, "x-1worker": 1.2, "gate-x": 1.8}), "FAIL (M3 gate >=1.8x, got 1.20x)", true},
+		{res("hard>=1.8x", map[string]float64{"gate-judged": 1, "x-1worker": 1.5, "gate-x": 1.8, "machine-x": 1.62}),
+			"FAIL (M3 gate >=1.8x, got 1.50x; this machine gave work that shares nothing 1.62x)", true},
+		{res("hard>=1.8x", map[string]float64{"gate-judged": 1, "x-1worker": 1.5, "gate-x": 1.8, "machine-x": -1}), "FAIL (M3 gate >=1.8x, got 1.50x)", true},
 		{res("hard>=6x", map[string]float64{"gate-judged": 0, "x-1worker": 1.2, "gate-x": 6, "cores": 2, "workers": 8}), "n/a on this machine (2 cores)", false},
 		{res("hard>=1.8x", map[string]float64{"gate-judged": 0, "x-1worker": 1.2, "gate-x": 1.8, "cores": 2, "workers": 2, "measure-s": 0.2}), "not judged: 0.2 s window (short run; plan: 2 s)", false},
 		{res("warn>=0.25x", map[string]float64{"gate-judged": 1, "x-1worker": 0.2, "gate-x": 0.25}), "warning (0.20x < 0.25x of 1 worker)", false},
@@ -195,6 +198,42 @@ func TestTierDHandoffLine(t *testing.T) {
 		out := sb.String()
 		if got := strings.Contains(out, "216 ns") && strings.Contains(out, "cache-line handoff measured"); got != c.want {
 			t.Errorf("handoff-ns %v: figure and line present %v, want %v:\n%s", c.h, got, c.want, out)
+		}
+	}
+}
+
+// TestTierDMachineColumn: a disjoint case's machine-x shows in the Tier D
+// table's machine column, with the line explaining it; a failed probe (-1)
+// reads "n/a" without the line; a same-key case, which has none, reads "-".
+func TestTierDMachineColumn(t *testing.T) {
+	for _, c := range []struct {
+		x        float64
+		cell     string
+		withLine bool
+	}{{1.62, "1.62×", true}, {-1, "n/a", false}} {
+		rep := &Report{Cases: []CaseResult{
+			{Name: "contention/statecell/4", Tier: "D", Gate: "warn>=0.25x", Verdict: "pass",
+				Figure: Figure{Metrics: map[string]float64{"x-1worker": 0.6, "gate-x": 0.25}}},
+			{Name: "contention/disjoint/2", Tier: "D", Gate: "hard>=1.8x", Verdict: "pass",
+				Figure: Figure{Metrics: map[string]float64{"x-1worker": 1.9, "gate-x": 1.8, "machine-x": c.x}}},
+		}}
+		var sb strings.Builder
+		rep.writeTierD(&sb)
+		out := sb.String()
+		var disjoint, same string
+		for _, l := range strings.Split(out, "\n") {
+			switch {
+			case strings.Contains(l, "contention/disjoint/2"):
+				disjoint = l
+			case strings.Contains(l, "contention/statecell/4"):
+				same = l
+			}
+		}
+		if !strings.Contains(disjoint, c.cell) || strings.Contains(out, "register-only arithmetic") != c.withLine {
+			t.Errorf("machine-x %v: want %q in the disjoint row and the line %v:\n%s", c.x, c.cell, c.withLine, out)
+		}
+		if f := strings.Fields(same); len(f) < 2 || f[len(f)-2] != "-" {
+			t.Errorf("same-key row has no \"-\" machine cell: %q", same)
 		}
 	}
 }

@@ -102,27 +102,41 @@ func (rep *Report) writeTierD(w io.Writer) {
 	fmt.Fprintf(w, "\n=== Tier D: Contention Behavior ===\n")
 	fmt.Fprintf(w, "Disjoint keys must scale (>=1.8x/3.2x/6.0x of one worker at 2/4/8; hard gate, judged only with that many cores);\n")
 	fmt.Fprintf(w, "same key >=25%%/15%% of one worker at 4/8 (warning). Invariants, starvation and give-ups fail.\n")
-	handoff := false
+	handoff, ceiling := false, false
 	for _, c := range rows {
 		if h, ok := c.Metrics["handoff-ns"]; ok && h > 0 {
 			handoff = true
+		}
+		if x, ok := c.Metrics["machine-x"]; ok && x > 0 {
+			ceiling = true
 		}
 	}
 	if handoff {
 		fmt.Fprintf(w, "handoff: one-way core 0 -> core 1 cache-line handoff measured right after the case. A same-key\n")
 		fmt.Fprintf(w, "transaction first fetches the key's lines from the core that wrote them last: its ratio falls as this grows.\n")
 	}
+	if ceiling {
+		fmt.Fprintf(w, "machine: what this machine gives work that shares nothing (register-only arithmetic) at the case's\n")
+		fmt.Fprintf(w, "worker count, x one worker, measured right after a disjoint case: the ceiling over its ratio.\n")
+	}
 	tw := newTable(w)
-	row(tw, "case", "ops/s", "vs 1 worker", "min", "p99/mean", "retry rate", "max attempts", "min worker ops", "handoff", "verdict")
+	row(tw, "case", "ops/s", "vs 1 worker", "min", "p99/mean", "retry rate", "max attempts", "min worker ops", "handoff", "machine", "verdict")
 	for _, c := range rows {
 		m := c.Metrics
 		h := "n/a"
 		if v, ok := m["handoff-ns"]; ok && v > 0 {
 			h = fmt.Sprintf("%.0f ns", v)
 		}
+		x := "-" // same-key cases: the handoff is their limit
+		if v, ok := m["machine-x"]; ok {
+			x = "n/a"
+			if v > 0 {
+				x = fmtRatio(v)
+			}
+		}
 		row(tw, c.Name, fmtRate(m["ops/s"]), fmtRatio(m["x-1worker"]), fmt.Sprintf("%gx", m["gate-x"]),
 			fmt.Sprintf("%.1f", m["p99/mean"]), fmt.Sprintf("%.0f%%", m["retry-%"]),
-			fmt.Sprintf("%.0f", m["max-attempts"]), fmt.Sprintf("%.0f", m["min-worker-ops"]), h, c.Verdict)
+			fmt.Sprintf("%.0f", m["max-attempts"]), fmt.Sprintf("%.0f", m["min-worker-ops"]), h, x, c.Verdict)
 	}
 	tw.Flush()
 }

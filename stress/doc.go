@@ -46,6 +46,16 @@
 //	v := res.Judge(stress.DefaultLimits)    // v.Failures, v.Warnings
 //	// then the caller's invariant: cell value == res.AllSuccesses
 //
+// # The machine's own limits
+//
+// Two probes say what the machine allows before the engine adds anything,
+// so that a Tier D figure can be read against them: [Handoff], the time to
+// hand one cache line between two cores (the floor under same-key
+// throughput), and [Ceiling], the scaling the cores give work that shares
+// nothing (the ceiling over a disjoint case's x-1worker). Both are measured
+// right after each Tier D case, because a shared host changes them while a
+// process runs.
+//
 // # The tests
 //
 //	go test -race ./stress/...                         # short: 150-400 ms per run

@@ -77,3 +77,16 @@ func ExampleHandoff() {
 		fmt.Printf("core 0 -> core 1: %v one way\n", d)
 	}
 }
+
+// ExampleCeiling measures how well this machine scales work that shares
+// nothing at 2 workers: about 2 on two independent cores, less on SMT
+// siblings or a crowded host. Like the handoff, it depends on the machine,
+// so the example prints it without checking it.
+func ExampleCeiling() {
+	x, err := stress.Ceiling(2, 50*time.Millisecond)
+	if err != nil {
+		fmt.Println("ceiling:", err)
+		return
+	}
+	fmt.Printf("2 workers: %.2fx of one\n", x)
+}
