@@ -73,8 +73,9 @@ import (
 //	               same-key ratio
 //	machine-x      disjoint cases: the x-1worker this machine gives work that
 //	               shares nothing (register-only arithmetic) at N workers,
-//	               measured right after the case (stress.Ceiling; -1 if it
-//	               failed): the ceiling over the case's x-1worker
+//	               measured right after the case (stress.Ceiling; -1 with
+//	               more workers than cores, or if it failed): the ceiling
+//	               over the case's x-1worker
 //
 // Invariants are checked after each run and fail the benchmark (b.Fatal):
 // a StateCell's final value equals its successful transitions, an event
@@ -468,7 +469,8 @@ func coreHandoffNs() float64 {
 // figure, measured in the same minute because the project's host moves
 // between phases (register-only work scaled 1.54-1.65x at 2 goroutines in
 // one and 1.96x minutes later, while contention/disjoint/2 read 1.47-1.79x
-// and 1.87-1.95x). -1 if it could not be measured.
+// and 1.87-1.95x). -1 if it could not be measured, or with more workers
+// than usable cores (the row reads "n/a": the gate is not judged there).
 func machineCeiling(workers int) float64 {
 	d := 100 * time.Millisecond
 	if raceEnabled {

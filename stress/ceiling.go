@@ -40,11 +40,16 @@ type ceilingSlot struct {
 // host and 1.96x minutes later; docs/BENCHMARKS.md, "The machine's own
 // ceiling beside the disjoint cases").
 //
-// Ceiling returns an error for workers < 1 or d <= 0, or when pinning
-// fails. It takes about 3*d.
+// Ceiling returns an error for workers < 1 or d <= 0, for more workers
+// than usable cores (min(GOMAXPROCS, NumCPU)): then the workers share
+// processors and the figure would measure the scheduler, not the cores;
+// and when pinning fails. It takes about 3*d.
 func Ceiling(workers int, d time.Duration) (float64, error) {
 	if workers < 1 || d <= 0 {
 		return 0, fmt.Errorf("stress: Ceiling(%d, %v): need workers >= 1 and a positive duration", workers, d)
+	}
+	if cores := min(runtime.GOMAXPROCS(0), runtime.NumCPU()); workers > cores {
+		return 0, fmt.Errorf("stress: Ceiling(%d, %v): more workers than usable cores (%d)", workers, d, cores)
 	}
 	before, err := ceilingRate(1, d)
 	if err != nil {

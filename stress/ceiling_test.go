@@ -2,6 +2,7 @@ package stress
 
 import (
 	"math"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -19,12 +20,19 @@ func TestCeiling(t *testing.T) {
 			t.Errorf("Ceiling(%d, %v): no error", c.workers, c.d)
 		}
 	}
+	cores := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+	if _, err := Ceiling(cores+1, time.Millisecond); err == nil {
+		t.Errorf("Ceiling(%d) with %d usable cores: no error", cores+1, cores)
+	}
 	one, err := Ceiling(1, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if one < 0.25 || one > 4 {
 		t.Errorf("one worker over one worker: %.2f, want about 1", one)
+	}
+	if cores < 2 {
+		t.Skip("one usable core")
 	}
 	two, err := Ceiling(2, 20*time.Millisecond)
 	if err != nil {
