@@ -1,6 +1,7 @@
 package prims
 
 import (
+	"github.com/substrate-lab/substrate/internal/cacheline"
 	"github.com/substrate-lab/substrate/txn"
 )
 
@@ -38,6 +39,16 @@ import (
 // bad input, a missing cell, a version mismatch or a Transition function's
 // error writes nothing, and the transaction may go on and commit.
 type Tx struct {
+	// A handle is written by every transaction it serves (reset, now) and
+	// lives as long as its pooled transaction object, one per goroutine
+	// that commits: padded on both sides so that two goroutines' handles,
+	// allocated one after another, never share a 128-byte block
+	// (TestTxHandlePadded). Unpadded (48 bytes, two to a line) they did:
+	// Tier B disjoint transitions (BenchmarkContention/op=disjoint_rmw)
+	// scaled 1.34-1.59x from -cpu 1 to -cpu 2 against 1.84-2.05x for the
+	// same read-modify-write one layer down (engine_rmw_disjoint_parallel),
+	// and a -cpu 2 profile put 10% of the time on the load of ts.
+	_  cacheline.Pad128
 	db *DB
 	tx txn.Tx // dead (zero) after Begin on a closed DB
 	// tok identifies this transaction incarnation as the owner of index
@@ -52,6 +63,7 @@ type Tx struct {
 	// timestamp the package stores is Unix nanoseconds (storedEvent,
 	// storedState, runRec), so it is kept as one.
 	ts int64
+	_  cacheline.Pad128
 }
 
 // reset makes a pooled Tx the handle of transaction tx (or of none).

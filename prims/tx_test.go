@@ -4,7 +4,23 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/substrate-lab/substrate/internal/cacheline"
 )
+
+// TestTxHandlePadded: the fields a transaction handle writes every
+// transaction (db through ts) have cacheline.PadSize bytes of padding on
+// either side, so that two goroutines' handles never share a 128-byte block
+// however the allocator places them (see Tx).
+func TestTxHandlePadded(t *testing.T) {
+	var h Tx
+	first, end := unsafe.Offsetof(h.db), unsafe.Offsetof(h.ts)+unsafe.Sizeof(h.ts)
+	if first < cacheline.PadSize || unsafe.Sizeof(h)-end < cacheline.PadSize {
+		t.Fatalf("Tx fields at [%d, %d) of %d bytes: want %d bytes of padding on each side",
+			first, end, unsafe.Sizeof(h), cacheline.PadSize)
+	}
+}
 
 func TestTxLifecycle(t *testing.T) {
 	db := openDB(t)
