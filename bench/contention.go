@@ -468,9 +468,11 @@ func coreHandoffNs() float64 {
 // 100 ms per run, 25 ms under -race): the ceiling over the case's own
 // figure, measured in the same minute because the project's host moves
 // between phases (register-only work scaled 1.54-1.65x at 2 goroutines in
-// one and 1.96x minutes later, while contention/disjoint/2 read 1.47-1.79x
-// and 1.87-1.95x). -1 if it could not be measured, or with more workers
-// than usable cores (the row reads "n/a": the gate is not judged there).
+// one and 1.96x minutes later). Context for the gate, not part of it:
+// disjoint/2 also missed 1.8x with this at 1.98x (docs/BENCHMARKS.md, "The
+// machine's own ceiling beside the disjoint cases"). -1 if it could not be
+// measured, or with more workers than usable cores (the row reads "n/a":
+// the gate is not judged there).
 func machineCeiling(workers int) float64 {
 	d := 100 * time.Millisecond
 	if raceEnabled {
