@@ -40,6 +40,12 @@ type ceilingSlot struct {
 // host and 1.96x minutes later; docs/BENCHMARKS.md, "The machine's own
 // ceiling beside the disjoint cases").
 //
+// What it does not see: the work is one dependent chain of arithmetic,
+// bound by latency, so two SMT siblings can each run it at full speed and
+// memory is never touched; a slowdown that comes from sharing a core's
+// ports or the machine's caches and memory shows in a disjoint case's
+// figure and not here.
+//
 // Ceiling returns an error for workers < 1 or d <= 0, for more workers
 // than usable cores (min(GOMAXPROCS, NumCPU)): then the workers share
 // processors and the figure would measure the scheduler, not the cores;
