@@ -3,10 +3,11 @@
 // ceiling under any "x-1worker" scaling figure (Tier D contention/disjoint).
 //
 // It runs 1, 2, 4, 8 and again 1 goroutines, each pinned to its own core
-// (internal/pin), for 400 ms, three rounds, with three kinds of private
-// work:
+// (internal/scaling.Rate: each worker times its own window), for 400 ms,
+// three rounds, with three kinds of private work:
 //
-//	alu      xorshift arithmetic in registers (frequency, SMT siblings)
+//	alu      xorshift arithmetic in registers (frequency, a shared-out core;
+//	         latency-bound, so not an SMT sibling's use of the ports)
 //	mem1MiB  random increments in a private 1 MiB array (caches, memory)
 //	clock    time.Now and time.Since (the protocol's per-operation timing)
 //
@@ -20,38 +21,16 @@ package main
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/substrate-lab/substrate/internal/cacheline"
-	"github.com/substrate-lab/substrate/internal/pin"
+	"github.com/substrate-lab/substrate/internal/scaling"
 )
 
-// slot is one worker's result, alone on its cache lines.
-type slot struct {
-	_ cacheline.Pad128
-	n uint64
-	_ cacheline.Pad128
-}
-
-// alu, mem and clock are the kinds of work; each counts its loop
-// iterations into s when stop is set.
-func alu(stop *atomic.Bool, s *slot) {
-	x := uint64(88172645463325252)
-	var n uint64
-	for !stop.Load() {
-		for i := 0; i < 256; i++ {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-		}
-		n++
-	}
-	s.n = n + x&1
-}
-
-func mem(stop *atomic.Bool, s *slot) {
+// mem and clock are the kinds of work besides alu (scaling.Registers), as
+// scaling.Work: each runs until stop is set and returns its loop
+// iterations.
+func mem(stop *atomic.Bool) uint64 {
 	buf := make([]uint64, 1<<17) // 1 MiB private
 	x := uint64(88172645463325252)
 	var n uint64
@@ -64,59 +43,33 @@ func mem(stop *atomic.Bool, s *slot) {
 		}
 		n++
 	}
-	s.n = n
+	return n
 }
 
-func clock(stop *atomic.Bool, s *slot) {
+func clock(stop *atomic.Bool) uint64 {
 	var n uint64
 	for !stop.Load() {
 		t := time.Now()
 		_ = time.Since(t)
 		n++
 	}
-	s.n = n
+	return n
 }
 
-// run runs f on workers pinned goroutines for d and returns the mean
-// per-worker rate (loop iterations per second).
-func run(f func(*atomic.Bool, *slot), workers int, d time.Duration) float64 {
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	slots := make([]slot, workers)
-	var ready sync.WaitGroup
-	ready.Add(workers)
-	start := make(chan struct{})
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			unpin, err := pin.Pin(w)
-			if err != nil {
-				panic(err)
-			}
-			defer unpin()
-			ready.Done()
-			<-start
-			f(&stop, &slots[w])
-		}(w)
+// run is scaling.Rate; a pinning error ends the program.
+func run(f scaling.Work, workers int, d time.Duration) float64 {
+	r, err := scaling.Rate(f, workers, d)
+	if err != nil {
+		panic(err)
 	}
-	ready.Wait()
-	close(start)
-	time.Sleep(d)
-	stop.Store(true)
-	wg.Wait()
-	var tot uint64
-	for i := range slots {
-		tot += slots[i].n
-	}
-	return float64(tot) / float64(workers) / d.Seconds()
+	return r
 }
 
 func main() {
 	kinds := []struct {
 		name string
-		f    func(*atomic.Bool, *slot)
-	}{{"alu", alu}, {"mem1MiB", mem}, {"clock", clock}}
+		f    scaling.Work
+	}{{"alu", scaling.Registers}, {"mem1MiB", mem}, {"clock", clock}}
 	for round := 0; round < 3; round++ {
 		for _, k := range kinds {
 			base := 0.0

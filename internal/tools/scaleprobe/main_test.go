@@ -1,9 +1,10 @@
 package main
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/substrate-lab/substrate/internal/scaling"
 )
 
 // run reports a positive mean per-worker rate for every kind of work, with
@@ -12,8 +13,8 @@ import (
 func TestRunReportsARate(t *testing.T) {
 	for _, k := range []struct {
 		name string
-		f    func(*atomic.Bool, *slot)
-	}{{"alu", alu}, {"mem1MiB", mem}, {"clock", clock}} {
+		f    scaling.Work
+	}{{"alu", scaling.Registers}, {"mem1MiB", mem}, {"clock", clock}} {
 		for _, n := range []int{1, 2} {
 			if r := run(k.f, n, 20*time.Millisecond); r <= 0 {
 				t.Errorf("%s with %d workers: rate %g", k.name, n, r)
