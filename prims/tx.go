@@ -47,7 +47,7 @@ type Tx struct {
 	// Tier B disjoint transitions (BenchmarkContention/op=disjoint_rmw)
 	// scaled 1.34-1.59x from -cpu 1 to -cpu 2 against 1.84-2.05x for the
 	// same read-modify-write one layer down (engine_rmw_disjoint_parallel),
-	// and a -cpu 2 profile put 10% of the time on the load of ts.
+	// and a -cpu 2 profile put 6.5-9.8% of the samples on the load of ts.
 	_  cacheline.Pad128
 	db *DB
 	tx txn.Tx // dead (zero) after Begin on a closed DB

@@ -328,13 +328,12 @@ func (e *Engine) retryUpdate(p RetryPolicy, fn func(tx Tx) error, err error) (at
 			e.urgent.Store(0) // (3) releases the right of way
 		}
 	}()
-	base := 0       // attempts made before the right of way was taken
-	atOnce := false // an immediate first retry that firstRetryAtOnce chose: its outcome feeds the score
+	base := 0 // attempts made before the right of way was taken
 	for attempts = 1; ; {
 		if attempts >= p.MaxAttempts {
 			return attempts, &RetryError{Attempts: attempts, Last: err}
 		}
-		atOnce = false
+		atOnce := false // an immediate first retry that firstRetryAtOnce chose: its outcome feeds the score
 		switch {
 		case attempts == 1 && p.FirstRetry == FirstRetryAtOnce:
 			// no wait
